@@ -22,6 +22,8 @@ from fulfil.models import MarketplaceAccount, Order, OrderLine, User
 from fulfil.search import index_order
 from fulfil.timeutil import utcnow
 
+pytest_plugins = ["tests.fixtures_simulators", "tests.fixtures_browser", "tests.fixtures_workers"]
+
 PG_ADMIN_URL = os.environ.get("FULFIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "secret-pass"

@@ -1,0 +1,52 @@
+"""Run the three marketplace simulators, each on its own port.
+
+    python -m simulators.run [--ozon-port 8101] [--walmart-port 8102] [--wish-port 8103]
+                             [--orders 80]
+
+Each simulator starts with `--orders` generated orders per account it knows.
+"""
+import argparse
+import importlib
+import logging
+import signal
+import threading
+
+from simulators.common import SimState, run_in_thread
+
+KINDS = ("ozon", "walmart", "wish")
+DEFAULT_PORTS = {"ozon": 8101, "walmart": 8102, "wish": 8103}
+
+
+def build(kind, orders=0, seed=7):
+    module = importlib.import_module(f"simulators.{kind}")
+    state = SimState(kind=kind, seed=seed)
+    app = module.create_app(state)
+    if orders:
+        with state.lock:
+            module.generate(state, orders)
+    return app, state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    for kind in KINDS:
+        parser.add_argument(f"--{kind}-port", type=int, default=DEFAULT_PORTS[kind])
+    parser.add_argument("--orders", type=int, default=80)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    servers = []
+    for kind in KINDS:
+        port = getattr(args, f"{kind}_port")
+        app, _ = build(kind, args.orders)
+        servers.append(run_in_thread(app, port))
+        print(f"simulator={kind} url=http://127.0.0.1:{port} orders={args.orders}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    stop.wait()
+    for server in servers:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

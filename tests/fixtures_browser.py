@@ -1,0 +1,1 @@
+"""Playwright fixtures (Chromium at tablet size) — see tests/test_browser_*.py."""
