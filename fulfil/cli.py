@@ -31,3 +31,31 @@ def init_app(app):
     app.cli.add_command(fulfil_cli)
     # Feature commands (demo, sync, ...) register on the same group from their modules.
     from fulfil import demo  # noqa: F401
+
+
+@fulfil_cli.command("sync")
+@click.option("--account", "slug", help="Only this account (its slug).")
+def sync(slug):
+    """Import new and changed orders from the marketplaces now."""
+    from fulfil.importer import import_account, sync_accounts_from_config
+    from fulfil.marketplaces.base import MarketplaceError
+    from fulfil.models import MarketplaceAccount
+    from workers.context import token_store
+
+    sync_accounts_from_config()
+    query = db.select(MarketplaceAccount).where(MarketplaceAccount.enabled)
+    if slug:
+        query = query.where(MarketplaceAccount.slug == slug)
+    accounts = db.session.scalars(query).all()
+    if not accounts:
+        raise click.ClickException("No marketplace accounts configured (see README: FULFIL_ACCOUNTS).")
+    failed = False
+    for account in accounts:
+        try:
+            count = import_account(account, token_store=token_store(current_app))
+            click.echo(f"account={account.slug} imported={count}")
+        except MarketplaceError as exc:
+            failed = True
+            click.echo(f"account={account.slug} error={exc.kind} message={exc.message!r}", err=True)
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,223 @@
+"""Import: pull new and changed orders from each account and upsert them.
+
+Marketplace-side changes (cancelled, delivered, dispute, shipped elsewhere) are applied
+and audited with source "marketplace". A record that cannot be taken becomes an
+ImportProblem a supervisor sees; it never stops the rest of the import. Running the
+import twice changes nothing the second time.
+"""
+import json
+import logging
+from dataclasses import asdict
+
+from flask import current_app
+
+from fulfil import marketplaces
+from fulfil.extensions import db
+from fulfil.marketplaces.base import MarketplaceError
+from fulfil.models import Event, ImportProblem, MarketplaceAccount, Order, OrderLine, Shipment, ShipmentLine
+from fulfil.outbox import refresh_sync_state
+from fulfil.search import index_order
+from fulfil.status import STATUS_LABELS, is_open
+from fulfil.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# How far along an order is; the marketplace moving an order forward is always taken.
+PROGRESS = {"on_hold": 0, "new": 1, "to_pack": 2, "ready": 3, "in_transit": 4, "delivered": 5}
+# Statuses only the marketplace decides: always taken, even over unsent local changes.
+MARKETPLACE_DECIDES = {"cancelled", "dispute", "not_accepted", "delivered"}
+ORDER_FIELDS = ("order_number", "raw_status", "raw_substatus", "fulfilment_mode", "ordered_at",
+                "ship_by", "buyer_name", "buyer_email", "buyer_phone", "address_line1",
+                "address_line2", "city", "region", "postal_code", "country", "currency", "total",
+                "remote_updated_at")
+
+
+def sync_accounts_from_config(app=None):
+    """Create or update a MarketplaceAccount row for each account in config (no secrets)."""
+    app = app or current_app
+    for slug, settings in app.config["MARKETPLACE_ACCOUNTS"].items():
+        kind = settings.get("kind")
+        if kind not in marketplaces.KINDS:
+            log.error("import=account_skipped slug=%s reason='unknown kind %s'", slug, kind)
+            continue
+        account = db.session.scalar(db.select(MarketplaceAccount).where(MarketplaceAccount.slug == slug))
+        if account is None:
+            account = MarketplaceAccount(slug=slug, kind=kind)
+            db.session.add(account)
+        account.kind = kind
+        account.name = settings.get("name", slug)
+        account.base_url = settings.get("base_url", "")
+        account.rate_limit = float(settings.get("rate_limit") or account.rate_limit or 5.0)
+    db.session.commit()
+
+
+def import_account(account, token_store=None, max_pages=200):
+    """Pull every page of changes for one account. Returns the number of orders upserted."""
+    adapter = marketplaces.adapter_for(account, token_store=token_store)
+    account.last_import_at = utcnow()
+    cursor, count = account.import_cursor, 0
+    try:
+        for _ in range(max_pages):
+            page = adapter.list_changed(cursor)
+            for remote in page.orders:
+                count += _upsert_isolated(account, remote)
+            for external_id, message, raw in page.problems:
+                _record_problem(account, external_id, message, raw)
+            cursor = account.import_cursor = page.cursor
+            db.session.commit()  # a page at a time: a later failure keeps what was imported
+            if not page.has_more:
+                break
+    except MarketplaceError as exc:
+        db.session.rollback()
+        account = db.session.get(MarketplaceAccount, account.id)
+        account.last_import_at = utcnow()
+        account.last_import_error = f"{exc.kind}: {exc.message}"
+        db.session.commit()
+        log.warning("import=failed account=%s kind=%s error=%r", account.slug, exc.kind, exc.message)
+        raise
+    account.last_import_ok_at = utcnow()
+    account.last_import_error = None
+    account.last_import_count = count
+    db.session.commit()
+    log.info("import=ok account=%s orders=%d", account.slug, count)
+    return count
+
+
+def _upsert_isolated(account, remote):
+    """Upsert one order in a savepoint so one bad record never spoils the page."""
+    try:
+        with db.session.begin_nested():
+            changed = upsert_order(account, remote)
+        return 1 if changed else 0
+    except Exception as exc:  # a poison record: keep it for a person, go on with the rest
+        log.warning("import=record_failed account=%s external_id=%s error=%r",
+                    account.slug, remote.external_id, exc)
+        _record_problem(account, remote.external_id, f"{exc.__class__.__name__}: {exc}",
+                        json.dumps(asdict(remote), default=str)[:20000])
+        return 0
+
+
+def _record_problem(account, external_id, message, raw):
+    exists = db.session.scalar(db.select(ImportProblem.id).where(
+        ImportProblem.account_id == account.id, ImportProblem.external_id == external_id,
+        ImportProblem.error == message, ImportProblem.resolved_at.is_(None)))
+    if exists is None:
+        db.session.add(ImportProblem(account_id=account.id, external_id=external_id,
+                                     error=message, raw=raw if isinstance(raw, str) else json.dumps(raw, default=str)))
+
+
+def upsert_order(account, remote):
+    """Create or update the order for `remote` (a RemoteOrder). Returns True if anything changed."""
+    order = db.session.scalar(db.select(Order).where(Order.account_id == account.id,
+                                                     Order.external_id == remote.external_id))
+    created = order is None
+    if created:
+        order = Order(account=account, marketplace=account.kind, external_id=remote.external_id,
+                      status=remote.status, open_to_ship=is_open(remote.status))
+        db.session.add(order)
+    changed = created
+    for name in ORDER_FIELDS:
+        value = remote.updated_at if name == "remote_updated_at" else getattr(remote, name)
+        if value is not None and getattr(order, name) != value:
+            setattr(order, name, value)
+            changed = True
+    changed |= _sync_lines(order, remote)
+    db.session.flush()
+    changed |= _sync_shipments(order, remote)
+    if created:
+        _audit(order, "imported", None, remote.status, f"Imported from {account.marketplace_label}")
+        if remote.dispute:
+            order.dispute_open = True
+    else:
+        changed |= _apply_remote_status(order, remote)
+    if changed:
+        index_order(order)
+    return changed
+
+
+def _apply_remote_status(order, remote):
+    local, wanted = order.status, remote.status
+    changed = False
+    if remote.dispute and not order.dispute_open:
+        order.dispute_open = True
+        _audit(order, "open_dispute", local, local, "Dispute opened on the marketplace")
+        changed = True
+    if wanted == local:
+        return changed
+    unsent = order.sync_state != "synced"
+    ahead = PROGRESS.get(wanted, -1) > PROGRESS.get(local, -1)
+    reopened = PROGRESS.get(wanted, -1) < PROGRESS.get(local, -1) and not is_open(local) and not unsent
+    if wanted in MARKETPLACE_DECIDES or (ahead and not unsent) or reopened or (
+            local in MARKETPLACE_DECIDES and not unsent):
+        note = "Reopened by the marketplace" if reopened else f"Marketplace status {remote.raw_status}"
+        order.status = wanted
+        order.open_to_ship = is_open(wanted)
+        if wanted == "cancelled" and remote.cancel_reason:
+            order.cancel_reason = remote.cancel_reason
+        if wanted == "delivered":
+            order.delivered_at = remote.delivered_at or order.delivered_at or utcnow()
+        if wanted == "in_transit" and order.shipped_at is None:
+            order.shipped_at = remote.shipped_at or utcnow()
+        if wanted == "dispute":
+            order.dispute_open = True
+        _audit(order, "marketplace_status", local, wanted, note)
+        if unsent:
+            refresh_sync_state(order)
+        return True
+    return changed
+
+
+def _sync_lines(order, remote):
+    existing = {line.line_number: line for line in order.lines}
+    changed = False
+    for r in remote.lines:
+        line = existing.get(r.line_number)
+        if line is None:
+            order.lines.append(OrderLine(line_number=r.line_number, sku=r.sku or "", item_id=r.item_id or "",
+                                         name=r.name or "", price=r.price, quantity=r.quantity, status=r.status))
+            changed = True
+            continue
+        for name in ("sku", "item_id", "name", "price", "quantity", "status"):
+            value = getattr(r, name)
+            if value is not None and getattr(line, name) != value:
+                setattr(line, name, value)
+                changed = True
+    return changed
+
+
+def _sync_shipments(order, remote):
+    """Add packages the marketplace knows and fulfil does not (shipped outside fulfil)."""
+    known = {s.tracking_number for s in order.shipments if s.tracking_number}
+    lines = {line.line_number: line for line in order.lines}
+    changed = False
+    for r in remote.shipments:
+        if not r.tracking_number or r.tracking_number.upper() in known:
+            if r.delivered_at:
+                for s in order.shipments:
+                    if s.tracking_number == r.tracking_number and s.delivered_at is None:
+                        s.delivered_at, changed = r.delivered_at, True
+            continue
+        shipment = Shipment(order=order, tracking_number=r.tracking_number.upper(),
+                            carrier_name=r.carrier_name, carrier=_carrier_code(order.marketplace, r.carrier_name),
+                            tracking_url=r.tracking_url, shipment_ref=r.shipment_ref,
+                            shipped_at=r.shipped_at, delivered_at=r.delivered_at)
+        quantities = r.line_quantities or {n: line.quantity_left for n, line in lines.items()}
+        for number, quantity in quantities.items():
+            line = lines.get(str(number))
+            if line is not None and quantity:
+                shipment.lines.append(ShipmentLine(order_line=line, quantity=min(int(quantity), line.quantity)))
+        db.session.add(shipment)
+        known.add(shipment.tracking_number)
+        changed = True
+    return changed
+
+
+def _carrier_code(kind, carrier_name):
+    names = marketplaces.module_for(kind).CARRIER_NAMES
+    return next((code for code, name in names.items() if name == carrier_name), "other") if carrier_name else None
+
+
+def _audit(order, action, old, new, note):
+    db.session.add(Event(order=order, actor="marketplace", source="marketplace", action=action,
+                         old_value=STATUS_LABELS.get(old, old) if old else None,
+                         new_value=STATUS_LABELS.get(new, new), note=note))
