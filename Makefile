@@ -1,4 +1,6 @@
-# fulfil — `make run` starts everything with demo data; `make test` runs every test.
+# fulfil — two commands do everything:
+#   make run    set up and start the whole app with demo data on the marketplace simulators
+#   make test   set up and pass every test
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
@@ -14,6 +16,22 @@ venv: .venv/.installed
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
+run: venv
+	bin/run
+
+test: venv
+	$(PY) -m pytest
+
+# P1–P5 figures (PRODUCT.md quality bars). DATABASE_URL=postgresql+psycopg://... for PostgreSQL.
+bench: venv
+	$(PY) -m bench.bench_lists
+	$(PY) -m bench.bench_bulk
+	$(PY) -m bench.bench_push
+
+# R1: 2,000 changes while workers are killed, Redis is flushed and simulators misbehave.
+chaos: venv
+	$(PY) -m bench.chaos
+
 migrate: venv
 	$(FLASK) db upgrade
 
@@ -23,9 +41,6 @@ migration: venv
 	DATABASE_URL=sqlite:////tmp/fulfil-migration.sqlite3 $(FLASK) db migrate -m initial --rev-id 0001 >/dev/null
 	mv migrations/versions/0001_initial_.py migrations/versions/0001_initial.py 2>/dev/null || true
 	rm -f /tmp/fulfil-migration.sqlite3
-
-test: venv
-	$(PY) -m pytest
 
 clean:
 	rm -rf .venv instance/*.sqlite3* .pytest_cache

@@ -29,8 +29,6 @@ def create_user(username, role, display_name, password):
 
 def init_app(app):
     app.cli.add_command(fulfil_cli)
-    # Feature commands (demo, sync, ...) register on the same group from their modules.
-    from fulfil import demo  # noqa: F401
 
 
 @fulfil_cli.command("sync")
@@ -59,3 +57,21 @@ def sync(slug):
             click.echo(f"account={account.slug} error={exc.kind} message={exc.message!r}", err=True)
     if failed:
         raise SystemExit(1)
+
+
+DEMO_PASSWORD = "fulfil-demo"
+DEMO_USERS = (("warehouse", "warehouse", "Wendy Warehouse"), ("seller", "seller", "Sam Seller"),
+              ("supervisor", "supervisor", "Sue Supervisor"), ("admin", "admin", "Ada Admin"))
+
+
+@fulfil_cli.command("demo-users")
+def demo_users():
+    """Create the demo logins (one per role, password fulfil-demo) if they do not exist."""
+    for username, role, name in DEMO_USERS:
+        if db.session.scalar(db.select(User.id).where(User.username == username)) is None:
+            user = User(username=username, role=role, display_name=name)
+            user.set_password(DEMO_PASSWORD)
+            db.session.add(user)
+    db.session.commit()
+    for username, role, _ in DEMO_USERS:
+        click.echo(f"  {role:<11} user {username:<11} password {DEMO_PASSWORD}")

