@@ -44,7 +44,7 @@ class Action:
 
 ACTIONS = {a.name: a for a in (
     Action("acknowledge", "Acknowledge", frozenset({"new"}), "to_pack"),
-    Action("pack", "Mark packed", frozenset({"new", "to_pack"}), "ready"),
+    Action("pack", "Mark packed", frozenset({"to_pack"}), "ready"),
     Action("ship", "Ship", frozenset({"to_pack", "ready"}), "in_transit"),
     Action("update_tracking", "Edit tracking", frozenset({"in_transit", "delivered", "dispute"}), None),
     Action("deliver", "Mark delivered", frozenset({"in_transit"}), "delivered"),
