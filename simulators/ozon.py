@@ -1,0 +1,720 @@
+"""Ozon Seller API simulator: FBS/rFBS postings (the seller's work) and FBO postings (Ozon's).
+
+It answers like api-seller.ozon.ru on every call fulfil makes — same paths, `Client-Id` +
+`Api-Key` headers, bodies, `{code, message, details}` errors, cursor and offset paging, the
+asynchronous /v4/posting/fbs/ship — so the adapter meets Ozon's behaviour, not ours.
+The contract is ../shared/marketplaces/specs/ozon-seller.openapi.json; the list methods
+/v4/posting/fbs/list and /v3/posting/fbo/list are not in it and follow marketplaces/ozon.md.
+
+Choices where Ozon's documents are silent or where the spec and Ozon disagree:
+- FBS or rFBS is told by `tpl_integration_type`: "ozon" means Ozon's logistics carries the
+  posting (FBS); anything else ("non_integrated": the seller delivers) is rFBS. As on Ozon,
+  only rFBS postings carry `customer` and `addressee`, and only rFBS takes tracking numbers.
+- Ozon sends `customer`, `addressee`, `delivering_date` as null when empty; the spec's
+  schemas do not allow null, so the simulator leaves those keys out.
+- Packing runs in the background: while it runs `available_actions` holds
+  "ship_async_in_process"; a failed run leaves the posting in awaiting_packaging with
+  substatus "ship_failed" and the action "ship_async_retry" (both names are Ozon's).
+- Per-item error strings of tracking-number/set, delivering and delivered, and the message
+  for a missing cancel_reason_message, are the simulator's own: Ozon does not list them.
+- Buyer cancellations carry reason 506; Ozon's buyer-side reason ids are not published.
+
+Simulator-only knobs, `POST /_sim/ozon/options` (reset with /_sim/reset):
+    ship_delay          seconds a pack takes to settle (default 0.3)
+    ship_fail_rate      share of packs that end in "ship_failed" (default 0)
+    retry_after_header  send `retry-after` with 429 answers (Ozon sometimes does not)
+    garble_next         cut the next N API answers in half (a torn connection)
+"""
+import base64
+import binascii
+import json
+import math
+import time
+import zlib
+from datetime import datetime, timedelta
+
+from flask import Blueprint, Flask, Response, abort, jsonify, request
+
+from simulators.common import (admin_blueprint, fake_person, fake_products, fake_ship_by,
+                               inject_faults, iso, utcnow)
+
+DEFAULT_CREDENTIALS = {"client_id": "836201", "api_key": "0b7c1f0e-5f8a-4c4e-9d7b-2f4a8e6c1d93"}
+
+DEFAULT_OPTIONS = {"ship_delay": 0.3, "ship_fail_rate": 0.0, "retry_after_header": True,
+                   "garble_next": 0}
+
+RATE_LIMIT_MESSAGE = "You have reached request rate limit per second"
+INVALID_KEY_MESSAGE = "Invalid Api-Key, please check the key and try again"
+# Ozon's API is a gRPC gateway: `code` is the gRPC status behind the HTTP one.
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8, 500: 13, 503: 14, 504: 4}
+# A method under heavy load answers this until its circuit breaker closes again.
+OUTAGE_MESSAGE = "Circle is open"
+
+MAX_PERIOD = timedelta(days=365)
+TRACKING_BATCH = 20
+RUB_PER_USD = 92
+
+SUBSTATUS = {
+    "awaiting_registration": "posting_awaiting_registration",
+    "acceptance_in_progress": "posting_acceptance_in_progress",
+    "awaiting_approve": "posting_created",
+    "awaiting_packaging": "posting_created",
+    "awaiting_deliver": "posting_transferring_to_delivery",
+    "driver_pickup": "posting_driver_pick_up",
+    "delivering": "posting_on_way_to_city",
+    "delivered": "posting_delivered",
+    "cancelled": "posting_canceled",
+    "not_accepted": "posting_not_in_sort_center",
+    "arbitration": "posting_in_arbitration",
+    "client_arbitration": "posting_in_client_arbitration",
+}
+# Where a posting is after it was handed over: packing it again is "already shipped".
+HANDED_OVER = frozenset({"awaiting_deliver", "sent_by_seller", "driver_pickup", "delivering",
+                         "delivered", "arbitration", "client_arbitration", "not_accepted"})
+CANCELLABLE = frozenset({"awaiting_registration", "acceptance_in_progress", "awaiting_approve",
+                         "awaiting_packaging", "awaiting_deliver"})
+UNFULFILLED = frozenset({"awaiting_registration", "acceptance_in_progress", "awaiting_approve",
+                         "awaiting_packaging", "awaiting_deliver", "arbitration",
+                         "client_arbitration", "delivering", "driver_pickup", "not_accepted",
+                         "sent_by_seller"})
+# Reasons a seller may choose (/v2/posting/fbs/cancel-reason/list); 402 needs a message.
+SELLER_CANCEL_REASONS = {352: "Товар закончился у продавца", 400: "Остался только бракованный товар",
+                         402: "Другое (вина продавца)"}
+OTHER_REASON = 402
+
+FBS_STATUS_WEIGHTS = {"awaiting_packaging": 45, "awaiting_deliver": 15, "delivering": 10,
+                      "driver_pickup": 2, "delivered": 12, "cancelled": 6, "arbitration": 2,
+                      "client_arbitration": 1, "not_accepted": 2, "awaiting_registration": 3,
+                      "acceptance_in_progress": 2}
+FBO_STATUS_WEIGHTS = {"awaiting_packaging": 15, "awaiting_deliver": 15, "delivering": 25,
+                      "delivered": 35, "cancelled": 10}
+SCHEME_WEIGHTS = {"fbs": 5, "rfbs": 3, "fbo": 2}
+
+FBS_METHOD = {"id": 21321684811000, "name": "Ozon Логистика самостоятельно, Красногорск",
+              "warehouse_id": 21321684811000, "warehouse": "Склад Нахабино",
+              "tpl_provider_id": 24, "tpl_provider": "Ozon Логистика"}
+RFBS_METHODS = [
+    {"id": 1020000089745000, "name": "Почта России, доставка продавцом", "warehouse_id": 1020000089745000,
+     "warehouse": "Склад продавца, Казань", "tpl_provider_id": 1112, "tpl_provider": "Почта России"},
+    {"id": 1020000089746000, "name": "СДЭК, доставка продавцом", "warehouse_id": 1020000089745000,
+     "warehouse": "Склад продавца, Казань", "tpl_provider_id": 1113, "tpl_provider": "СДЭК"},
+]
+FBO_WAREHOUSES = [(15431806189000, "ХОРУГВИНО_РФЦ"), (22587128657000, "КАЗАНЬ_РФЦ_НОВЫЙ"),
+                  (18044249781000, "СПБ_ШУШАРЫ_РФЦ")]
+
+
+class ApiError(Exception):
+    """An answer in Ozon's error shape, raised from any handler."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# -- answers ------------------------------------------------------------------------------
+
+def options(state):
+    return state.extra.setdefault("options", dict(DEFAULT_OPTIONS))
+
+
+def error_response(state, status, message, retry_after=None):
+    """Ozon's error body; 429 and outages in Ozon's own words whatever the fault said."""
+    if status == 429:
+        response = jsonify(code=GRPC_CODES[429], message=RATE_LIMIT_MESSAGE)
+        if retry_after is not None and options(state)["retry_after_header"]:
+            response.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+    else:
+        if status == 503:
+            message = OUTAGE_MESSAGE
+        response = jsonify(code=GRPC_CODES.get(status, 2), message=message, details=[])
+    response.status_code = status
+    return response
+
+
+def _garbled(state, answer):
+    """The answer cut in half when the garble knob is set, else None."""
+    with state.lock:
+        opts = options(state)
+        if opts["garble_next"] <= 0:
+            return None
+        opts["garble_next"] -= 1
+    text = json.dumps(answer, ensure_ascii=False)
+    return Response(text[: len(text) // 2], status=200, mimetype="application/json")
+
+
+def _api_call(state, handler):
+    """Every API call: faults, auth, the account's rate limit, then the handler."""
+    def view():
+        _settle_packing(state)
+        faulted = inject_faults(state, lambda *a, **kw: error_response(state, *a, **kw))
+        if faulted is not None:
+            return faulted
+        state.count("POST " + request.path)
+        client_id, api_key = request.headers.get("Client-Id"), request.headers.get("Api-Key")
+        if not client_id or not api_key:
+            return error_response(state, 401, "Client-Id and Api-Key headers are required")
+        if (client_id, api_key) != (DEFAULT_CREDENTIALS["client_id"], DEFAULT_CREDENTIALS["api_key"]):
+            return error_response(state, 403, INVALID_KEY_MESSAGE)
+        wait = state.rate_wait(client_id)
+        if wait:
+            state.count("429")
+            return error_response(state, 429, RATE_LIMIT_MESSAGE, retry_after=wait)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error_response(state, 400, "request body must be a JSON object")
+        try:
+            with state.lock:
+                answer = handler(state, body)
+        except ApiError as exc:
+            return error_response(state, exc.status, exc.message)
+        return _garbled(state, answer) or jsonify(answer)
+
+    view.__name__ = handler.__name__
+    return view
+
+
+# -- reading the store ----------------------------------------------------------------------
+
+def _when(value):
+    return datetime.fromisoformat(value)
+
+
+def _public(posting, with_=None):
+    """The posting as Ozon shows it: no simulator bookkeeping, analytics only when asked."""
+    shown = {k: v for k, v in posting.items() if not k.startswith("_")}
+    if not (with_ or {}).get("analytics_data"):
+        shown.pop("analytics_data", None)
+    return shown
+
+
+def _postings(state, fbo):
+    return [p for p in state.orders.values() if (p["_scheme"] == "fbo") == fbo]
+
+
+def _find(state, posting_number, fbo=False):
+    posting = state.orders.get(posting_number)
+    if posting is None or (posting["_scheme"] == "fbo") != fbo:
+        raise ApiError(404, "POSTING_NOT_FOUND")
+    return posting
+
+
+def _period(filt, since_key="since", to_key="to"):
+    try:
+        since, to = _when(filt[since_key]), _when(filt[to_key])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(400, f"filter.{since_key} and filter.{to_key} must be RFC 3339 times")
+    if to - since > MAX_PERIOD:
+        raise ApiError(400, "PERIOD_IS_TOO_LONG")
+    return since, to
+
+
+def _limit(body, maximum):
+    limit = body.get("limit")
+    if not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise ApiError(400, f"limit must be between 1 and {maximum}")
+    return limit
+
+
+def _changed_within(posting, window):
+    """filter.last_changed_status_date: when the posting last changed status."""
+    if not window:
+        return True
+    changed = _when(posting["_changed_at"])
+    return ((not window.get("from") or changed >= _when(window["from"]))
+            and (not window.get("to") or changed <= _when(window["to"])))
+
+
+def _select(postings, filt, date_key, statuses):
+    since, to = _period(filt)
+    window = filt.get("last_changed_status_date")
+    return [p for p in postings
+            if since <= _when(p[date_key]) <= to
+            and (not statuses or p["status"] in statuses)
+            and _changed_within(p, window)]
+
+
+def _descending(body, key):
+    return str(body.get(key) or "ASC").upper() == "DESC"
+
+
+def _encode_cursor(key):
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _decode_cursor(cursor):
+    try:
+        date, posting_number = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return _when(date), posting_number
+    except (binascii.Error, ValueError, TypeError, AttributeError):
+        raise ApiError(400, "invalid cursor")
+
+
+def _cursor_page(postings, body, date_key, maximum=100):
+    """Keyset paging on (date, posting_number): a posting changing between pages is
+    neither skipped nor repeated."""
+    def key(posting):
+        return _when(posting[date_key]), posting["posting_number"]
+
+    limit = _limit(body, maximum)
+    descending = _descending(body, "sort_dir")
+    postings = sorted(postings, key=key, reverse=descending)
+    if body.get("cursor"):
+        after = _decode_cursor(body["cursor"])
+        postings = [p for p in postings if (key(p) < after if descending else key(p) > after)]
+    page, has_next = postings[:limit], len(postings) > limit
+    cursor = _encode_cursor([page[-1][date_key], page[-1]["posting_number"]]) if has_next else ""
+    return page, cursor, has_next
+
+
+def _offset_page(postings, body, date_key):
+    limit = _limit(body, 1000)
+    offset = body.get("offset")
+    if not isinstance(offset, int) or offset < 0:
+        raise ApiError(400, "offset must be 0 or more")
+    postings = sorted(postings, key=lambda p: (_when(p[date_key]), p["posting_number"]),
+                      reverse=_descending(body, "dir"))
+    return postings[offset:offset + limit], len(postings) > offset + limit
+
+
+# -- read calls --------------------------------------------------------------------------------
+
+def fbs_list_v4(state, body):
+    filt = body.get("filter") or {}
+    selected = _select(_postings(state, fbo=False), filt, "in_process_at", set(filt.get("statuses") or ()))
+    page, cursor, has_next = _cursor_page(selected, body, "in_process_at")
+    return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
+            "has_next": has_next}
+
+
+def fbs_list_v3(state, body):
+    filt = body.get("filter") or {}
+    statuses = {filt["status"]} if filt.get("status") else set()
+    selected = _select(_postings(state, fbo=False), filt, "in_process_at", statuses)
+    page, has_next = _offset_page(selected, body, "in_process_at")
+    return {"result": {"postings": [_public(p, body.get("with")) for p in page], "has_next": has_next}}
+
+
+def fbs_unfulfilled_list_v3(state, body):
+    filt = body.get("filter") or {}
+    by_cutoff = bool(filt.get("cutoff_from") or filt.get("cutoff_to"))
+    by_delivering = bool(filt.get("delivering_date_from") or filt.get("delivering_date_to"))
+    if by_cutoff == by_delivering:
+        raise ApiError(400, "use either cutoff_from/cutoff_to or delivering_date_from/delivering_date_to")
+    if by_cutoff:
+        since, to = _period(filt, "cutoff_from", "cutoff_to")
+        date_key = "shipment_date"
+    else:
+        since, to = _period(filt, "delivering_date_from", "delivering_date_to")
+        date_key = "delivering_date"
+    statuses = {filt["status"]} if filt.get("status") else UNFULFILLED
+    selected = [p for p in _postings(state, fbo=False)
+                if p["status"] in statuses and p.get(date_key) and since <= _when(p[date_key]) <= to]
+    page, _ = _offset_page(selected, body, date_key)
+    return {"result": {"postings": [_public(p, body.get("with")) for p in page], "count": len(selected)}}
+
+
+def fbs_get_v3(state, body):
+    posting = _public(_find(state, body.get("posting_number")), body.get("with"))
+    posting.update(additional_data=[], provider_status="", delivery_price="")
+    return {"result": posting}
+
+
+def fbo_list_v3(state, body):
+    filt = body.get("filter") or {}
+    selected = _select(_postings(state, fbo=True), filt, "created_at", set(filt.get("statuses") or ()))
+    page, cursor, has_next = _cursor_page(selected, body, "created_at")
+    return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
+            "has_next": has_next}
+
+
+def fbo_get_v2(state, body):
+    return {"result": _public(_find(state, body.get("posting_number"), fbo=True), body.get("with"))}
+
+
+# -- write calls -------------------------------------------------------------------------------
+
+def _actions(posting):
+    """available_actions as Ozon derives them from the status and the delivery scheme."""
+    status, rfbs = posting["status"], posting["_scheme"] == "rfbs"
+    if status == "awaiting_packaging":
+        return ["cancel", "ship_async"]
+    if status == "awaiting_deliver":
+        return ["cancel", "set_track_number", "non_int_delivering"] if rfbs else ["cancel"]
+    if status == "delivering" and rfbs:
+        return ["set_track_number", "non_int_delivered", "non_int_last_mile"]
+    return []
+
+
+def _set_status(posting, status, substatus=None):
+    posting["status"] = status
+    posting["_changed_at"] = iso(utcnow())
+    if posting["_scheme"] == "fbo":  # FBO postings show no substatus and no actions
+        return
+    posting["substatus"] = substatus or SUBSTATUS.get(status, "")
+    posting["available_actions"] = _actions(posting)
+    if status == "delivering":
+        posting.setdefault("delivering_date", posting["_changed_at"])
+
+
+def fbs_ship_v4(state, body):
+    """Packing: checked now, applied a moment later (see _settle_packing)."""
+    posting = _find(state, body.get("posting_number"))
+    jobs = state.extra.setdefault("ship_jobs", {})
+    if posting["posting_number"] in jobs:
+        # Already packing: Ozon accepts the repeat and does nothing more.
+        state.log_write(posting["posting_number"], "ship", body, outcome="duplicate")
+        return {"result": jobs[posting["posting_number"]]["postings"]}
+    if posting["status"] == "cancelled":
+        raise ApiError(400, "POSTING_ALREADY_CANCELLED")
+    if posting["status"] in HANDED_OVER:
+        raise ApiError(400, "POSTING_ALREADY_SHIPPED")
+    if posting["status"] != "awaiting_packaging":
+        raise ApiError(400, "HAS_INCORRECT_STATUS")
+    packages = _packages(posting, body.get("packages"))
+    numbers = _split(state, posting, packages)
+    state.log_write(posting["posting_number"], "ship", body, outcome="in_process")
+    opts = options(state)
+    jobs[posting["posting_number"]] = {
+        "postings": numbers, "write": state.writes[-1],
+        "due": time.monotonic() + opts["ship_delay"],
+        "fail": state.rng.random() < opts["ship_fail_rate"]}
+    for number in numbers:
+        state.orders[number].update(substatus=SUBSTATUS["awaiting_packaging"],
+                                    available_actions=["cancel", "ship_async_in_process"])
+    answer = {"result": numbers}
+    if (body.get("with") or {}).get("additional_data"):
+        answer["additional_data"] = [{"posting_number": n, "products": state.orders[n]["products"]}
+                                     for n in numbers]
+    return answer
+
+
+def _packages(posting, packages):
+    """[[(sku, quantity), ...] per package], checked against what the posting holds."""
+    if not isinstance(packages, list) or not packages:
+        raise ApiError(400, "packages must not be empty")
+    held = {p["sku"]: p["quantity"] for p in posting["products"]}
+    packed = {}
+    result = []
+    for package in packages:
+        items = []
+        for product in (package or {}).get("products") or []:
+            sku, quantity = product.get("product_id"), product.get("quantity")
+            if sku not in held:
+                raise ApiError(400, "UNKNOWN_PRODUCT")
+            if not isinstance(quantity, int) or quantity < 1:
+                raise ApiError(400, "HAS_INCORRECT_PRODUCT_QUANTITY")
+            packed[sku] = packed.get(sku, 0) + quantity
+            items.append((sku, quantity))
+        if not items:
+            raise ApiError(400, "package has no products")
+        result.append(items)
+    if packed != held:
+        raise ApiError(400, "HAS_INCORRECT_PRODUCT_QUANTITY")
+    return result
+
+
+def _split(state, posting, packages):
+    """Several packages split the posting: the first keeps its number, each further package
+    becomes a new posting of the same order. Returns every posting number."""
+    by_sku = {p["sku"]: p for p in posting["products"]}
+
+    def products(items):
+        return [dict(by_sku[sku], quantity=quantity) for sku, quantity in items]
+
+    posting["products"] = products(packages[0])
+    numbers = [posting["posting_number"]]
+    for items in packages[1:]:
+        number = _free_posting_number(state, posting["order_number"])
+        state.orders[number] = dict(posting, posting_number=number, products=products(items),
+                                    parent_posting_number=posting["posting_number"])
+        numbers.append(number)
+    return numbers
+
+
+def _settle_packing(state):
+    """Finish the packs whose time has come: awaiting_deliver, or "ship_failed"."""
+    with state.lock:
+        jobs = state.extra.get("ship_jobs") or {}
+        now = time.monotonic()
+        for number, job in list(jobs.items()):
+            if job["due"] > now:
+                continue
+            del jobs[number]
+            outcome = "ship_failed" if job["fail"] else "applied"
+            for each in job["postings"]:
+                posting = state.orders.get(each)
+                if posting is None or posting["status"] != "awaiting_packaging":
+                    outcome = "overtaken"  # cancelled (or reset) while packing
+                    continue
+                if job["fail"]:
+                    posting["substatus"] = "ship_failed"
+                    posting["available_actions"] = ["cancel", "ship_async_retry"]
+                else:
+                    _set_status(posting, "awaiting_deliver")
+            job["write"]["outcome"] = outcome
+
+
+def tracking_number_set(state, body):
+    pairs = body.get("tracking_numbers")
+    if not isinstance(pairs, list) or not 1 <= len(pairs) <= TRACKING_BATCH:
+        raise ApiError(400, f"tracking_numbers must hold 1 to {TRACKING_BATCH} items")
+    results = []
+    for pair in pairs:
+        number, tracking = (pair or {}).get("posting_number"), (pair or {}).get("tracking_number")
+        posting = state.orders.get(number)
+        if posting is None or posting["_scheme"] == "fbo":
+            error = "POSTING_NOT_FOUND"
+        elif not tracking or not isinstance(tracking, str):
+            error = "INVALID_TRACKING_NUMBER"
+        elif "set_track_number" not in posting["available_actions"]:
+            error = "HAS_INCORRECT_STATUS"
+        else:
+            error = ""
+            posting["tracking_number"] = tracking
+            state.log_write(number, "tracking-number/set", pair)
+        results.append({"posting_number": number, "result": not error, "error": error})
+    return {"result": results}
+
+
+def _move(state, body, call, action, to_status, substatus=None):
+    """delivering / delivered: per-item results; out-of-order moves fail one by one."""
+    numbers = body.get("posting_number")
+    if not isinstance(numbers, list) or not numbers:
+        raise ApiError(400, "posting_number must list at least one posting")
+    results = []
+    for number in numbers:
+        posting = state.orders.get(number)
+        if posting is None or posting["_scheme"] == "fbo":
+            error = "POSTING_NOT_FOUND"
+        elif action not in posting["available_actions"]:
+            error = "TRANSITION_IS_NOT_POSSIBLE"
+        else:
+            error = ""
+            _set_status(posting, to_status, substatus)
+            state.log_write(number, call, {"posting_number": [number]})
+        results.append({"posting_number": number, "result": not error, "error": error})
+    return {"result": results}
+
+
+def fbs_delivering(state, body):
+    return _move(state, body, "delivering", "non_int_delivering", "delivering")
+
+
+def fbs_delivered(state, body):
+    # A seller's own delivery is "conditionally delivered" until the buyer confirms.
+    return _move(state, body, "delivered", "non_int_delivered", "delivered",
+                 "posting_conditionally_delivered")
+
+
+def fbs_cancel(state, body):
+    posting = _find(state, body.get("posting_number"))
+    reason_id, message = body.get("cancel_reason_id"), body.get("cancel_reason_message") or ""
+    if posting["status"] == "cancelled":
+        raise ApiError(400, "POSTING_ALREADY_CANCELLED")
+    if posting["status"] not in CANCELLABLE:
+        raise ApiError(400, "HAS_INCORRECT_STATUS")
+    if reason_id not in SELLER_CANCEL_REASONS:
+        raise ApiError(400, "HAS_INCORRECT_CANCEL_REASON")
+    if reason_id == OTHER_REASON and not message.strip():
+        raise ApiError(400, "CANCEL_REASON_MESSAGE_REQUIRED")
+    posting["cancellation"] = {
+        "cancel_reason_id": reason_id, "cancel_reason": SELLER_CANCEL_REASONS[reason_id],
+        "cancellation_type": "seller", "cancellation_initiator": "Продавец",
+        "cancelled_after_ship": posting["status"] != "awaiting_packaging",
+        "affect_cancellation_rating": reason_id != OTHER_REASON}
+    _set_status(posting, "cancelled")
+    state.log_write(posting["posting_number"], "cancel", body)
+    return {"result": True}
+
+
+ROUTES = {
+    "/v4/posting/fbs/list": fbs_list_v4,
+    "/v3/posting/fbs/list": fbs_list_v3,
+    "/v3/posting/fbs/unfulfilled/list": fbs_unfulfilled_list_v3,
+    "/v3/posting/fbs/get": fbs_get_v3,
+    "/v3/posting/fbo/list": fbo_list_v3,
+    "/v2/posting/fbo/get": fbo_get_v2,
+    "/v4/posting/fbs/ship": fbs_ship_v4,
+    "/v2/fbs/posting/tracking-number/set": tracking_number_set,
+    "/v2/fbs/posting/delivering": fbs_delivering,
+    "/v2/fbs/posting/delivered": fbs_delivered,
+    "/v2/posting/fbs/cancel": fbs_cancel,
+}
+
+
+# -- marketplace-side events -----------------------------------------------------------------
+
+def event(state, posting_number, name):
+    """What Ozon or the buyer does: cancel, deliver, dispute (arbitration), not_accepted."""
+    posting = state.orders[posting_number]
+    fbo = posting["_scheme"] == "fbo"
+    if name == "cancel":
+        if fbo:
+            posting["cancel_reason_id"] = 506
+        else:
+            posting["cancellation"] = {
+                "cancel_reason_id": 506, "cancel_reason": "Покупатель отменил заказ",
+                "cancellation_type": "client", "cancellation_initiator": "Клиент",
+                "cancelled_after_ship": posting["status"] in HANDED_OVER,
+                "affect_cancellation_rating": False}
+        _set_status(posting, "cancelled")
+    elif name == "deliver":
+        _set_status(posting, "delivered")
+    elif name == "dispute" and not fbo:
+        _set_status(posting, "arbitration")
+    elif name == "not_accepted" and not fbo:
+        _set_status(posting, "not_accepted")
+    else:
+        abort(400, f"unknown event {name!r} for this posting")
+
+
+# -- generated postings ----------------------------------------------------------------------
+
+def _ozon_sku(offer_id):
+    """Ozon's own product number, stable per seller article."""
+    return 140000000 + zlib.crc32(offer_id.encode()) % 800000000
+
+
+def _products(rng, count):
+    return [{"price": f"{max(90, round(usd * RUB_PER_USD, -1) - 10):.4f}", "currency_code": "RUB",
+             "offer_id": offer_id, "name": name, "sku": _ozon_sku(offer_id),
+             "quantity": rng.choices([1, 2, 3], weights=[8, 2, 1])[0]}
+            for name, offer_id, usd in fake_products(rng, count)]
+
+
+def _free_posting_number(state, order_number):
+    part = 1
+    while f"{order_number}-{part}" in state.orders:
+        part += 1
+    return f"{order_number}-{part}"
+
+
+def _new_order(state, now):
+    rng = state.rng
+    while True:
+        order_number = f"{rng.randint(0, 99999999):08d}-{rng.randint(1, 9999):04d}"
+        if f"{order_number}-1" not in state.orders:
+            break
+    ship_by = fake_ship_by(rng, now)
+    return {"order_id": rng.randint(100000000, 999999999), "order_number": order_number,
+            "ship_by": ship_by, "in_process_at": min(ship_by, now) - timedelta(hours=rng.uniform(1, 30)),
+            "buyer": fake_person(rng, russian=True)}
+
+
+def _fbs_posting(state, order, scheme, status, products):
+    rng, buyer = state.rng, order["buyer"]
+    rfbs = scheme == "rfbs"
+    posting = {
+        "posting_number": _free_posting_number(state, order["order_number"]),
+        "order_id": order["order_id"], "order_number": order["order_number"],
+        "delivery_method": dict(rng.choice(RFBS_METHODS) if rfbs else FBS_METHOD),
+        "tracking_number": "", "tpl_integration_type": "non_integrated" if rfbs else "ozon",
+        "in_process_at": iso(order["in_process_at"]), "shipment_date": iso(order["ship_by"]),
+        "cancellation": {"cancel_reason_id": 0, "cancel_reason": "", "cancellation_type": "",
+                         "cancelled_after_ship": False, "affect_cancellation_rating": False,
+                         "cancellation_initiator": ""},
+        "products": products, "is_express": not rfbs and rng.random() < 0.05,
+        "is_multibox": False, "multi_box_qty": 1,
+        "analytics_data": {"region": buyer["region"], "city": buyer["city"],
+                           "delivery_type": "Courier" if rfbs else rng.choice(["PVZ", "Courier"]),
+                           "is_premium": rng.random() < 0.1, "payment_type_group_name": "картой онлайн",
+                           "warehouse_id": FBS_METHOD["warehouse_id"], "warehouse": FBS_METHOD["warehouse"],
+                           "is_legal": False},
+        "_scheme": scheme,
+    }
+    if rfbs:
+        posting["customer"] = {
+            "customer_id": rng.randint(10000000, 99999999), "name": buyer["name"], "phone": buyer["phone"],
+            "address": {"address_tail": f"{buyer['postal_code']}, {buyer['region']}, {buyer['city']}, "
+                                        f"{buyer['address1']}",
+                        "city": buyer["city"], "region": buyer["region"], "zip_code": buyer["postal_code"],
+                        "country": "Россия", "comment": ""}}
+        posting["addressee"] = {"name": buyer["name"], "phone": buyer["phone"]}
+        if status in HANDED_OVER - {"awaiting_deliver"}:
+            posting["tracking_number"] = f"800{rng.randint(10**10, 10**11 - 1)}"
+    _set_status(posting, status)
+    if status == "cancelled":
+        posting["cancellation"].update(cancel_reason_id=352, cancel_reason=SELLER_CANCEL_REASONS[352],
+                                       cancellation_type="seller", cancellation_initiator="Продавец")
+    return posting
+
+
+def _fbo_posting(state, order, status, products):
+    rng, buyer = state.rng, order["buyer"]
+    warehouse_id, warehouse_name = rng.choice(FBO_WAREHOUSES)
+    posting = {
+        "posting_number": _free_posting_number(state, order["order_number"]),
+        "order_id": order["order_id"], "order_number": order["order_number"],
+        "cancel_reason_id": 0, "created_at": iso(order["in_process_at"]),
+        "in_process_at": iso(order["in_process_at"]),
+        "products": [dict(p, digital_codes=[], is_marketplace_buyout=False) for p in products],
+        "analytics_data": {"city": buyer["city"], "delivery_type": rng.choice(["PVZ", "Courier"]),
+                           "is_premium": rng.random() < 0.1, "payment_type_group_name": "картой онлайн",
+                           "warehouse_id": warehouse_id, "warehouse_name": warehouse_name, "is_legal": False},
+        "additional_data": [],
+        "_scheme": "fbo",
+    }
+    _set_status(posting, status)
+    return posting
+
+
+def generate(state, count, scheme=None, status=None, lines=None):
+    """Add `count` postings; returns their posting numbers.
+
+    scheme: "fbs" | "rfbs" | "fbo" (default: a realistic mix); status: force one raw status
+    (any string, so tests can play statuses Ozon adds later); lines: products per posting.
+    One order in five is split into two or three postings of the same order_number.
+    """
+    rng, now = state.rng, utcnow()
+    numbers = []
+    while len(numbers) < count:
+        chosen = scheme or rng.choices(list(SCHEME_WEIGHTS), weights=list(SCHEME_WEIGHTS.values()))[0]
+        weights = FBO_STATUS_WEIGHTS if chosen == "fbo" else FBS_STATUS_WEIGHTS
+        parts = rng.choice([2, 2, 3]) if rng.random() < 0.2 else 1
+        order = _new_order(state, now)
+        for _ in range(min(parts, count - len(numbers))):
+            raw_status = status or rng.choices(list(weights), weights=list(weights.values()))[0]
+            products = _products(rng, lines or rng.choices([1, 2, 3], weights=[6, 3, 1])[0])
+            if chosen == "fbo":
+                posting = _fbo_posting(state, order, raw_status, products)
+            else:
+                posting = _fbs_posting(state, order, chosen, raw_status, products)
+            state.orders[posting["posting_number"]] = posting
+            numbers.append(posting["posting_number"])
+    return numbers
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+def _options_blueprint(state):
+    bp = Blueprint("ozon_sim_options", __name__, url_prefix="/_sim/ozon")
+
+    @bp.route("/options", methods=["GET", "POST"])
+    def set_options():
+        with state.lock:
+            opts = options(state)
+            if request.method == "POST":
+                for key, value in (request.get_json(force=True) or {}).items():
+                    if key not in DEFAULT_OPTIONS:
+                        return jsonify(error=f"unknown option {key}"), 400
+                    opts[key] = type(DEFAULT_OPTIONS[key])(value)
+            return jsonify(opts)
+
+    return bp
+
+
+def create_app(state):
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.register_blueprint(admin_blueprint(state, generate, event))
+    app.register_blueprint(_options_blueprint(state))
+    for path, handler in ROUTES.items():
+        app.add_url_rule(path, view_func=_api_call(state, handler), methods=["POST"])
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def not_found(exc):
+        return error_response(state, 404, "Not Found")
+
+    return app
