@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, jsonify, request
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 
 @dataclass
@@ -269,11 +270,22 @@ def fake_ship_by(rng, now=None):
     return now + timedelta(hours=rng.uniform(12, 96))
 
 
+class _KeepAllHeaders(WSGIRequestHandler):
+    """Werkzeug drops request headers whose names contain "_" (against spoofing behind a
+    proxy), but Walmart's WM_SEC.ACCESS_TOKEN, WM_QOS.CORRELATION_ID and WM_SVC.NAME have
+    them: a simulator must see every header the marketplace sees."""
+
+    def make_environ(self):
+        environ = super().make_environ()
+        for key, value in self.headers.items():
+            if "_" in key:
+                environ["HTTP_" + key.upper().replace("-", "_")] = value.replace("\r\n", "")
+        return environ
+
+
 def run_in_thread(app, port, host="127.0.0.1"):
     """Serve `app` on host:port in a daemon thread; returns the server (call shutdown())."""
-    from werkzeug.serving import make_server
-
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_KeepAllHeaders)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server
