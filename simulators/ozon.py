@@ -46,7 +46,7 @@ DEFAULT_OPTIONS = {"ship_delay": 0.3, "ship_fail_rate": 0.0, "retry_after_header
 RATE_LIMIT_MESSAGE = "You have reached request rate limit per second"
 INVALID_KEY_MESSAGE = "Invalid Api-Key, please check the key and try again"
 # Ozon's API is a gRPC gateway: `code` is the gRPC status behind the HTTP one.
-GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8, 500: 13, 503: 14, 504: 4}
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}
 # A method under heavy load answers this until its circuit breaker closes again.
 OUTAGE_MESSAGE = "Circle is open"
 
@@ -68,8 +68,8 @@ SUBSTATUS = {
     "arbitration": "posting_in_arbitration",
     "client_arbitration": "posting_in_client_arbitration",
 }
-# Where a posting is after it was handed over: packing it again is "already shipped".
-HANDED_OVER = frozenset({"awaiting_deliver", "sent_by_seller", "driver_pickup", "delivering",
+# Packed or further along: packing it again is "already shipped".
+PACKED = frozenset({"awaiting_deliver", "sent_by_seller", "driver_pickup", "delivering",
                          "delivered", "arbitration", "client_arbitration", "not_accepted"})
 CANCELLABLE = frozenset({"awaiting_registration", "acceptance_in_progress", "awaiting_approve",
                          "awaiting_packaging", "awaiting_deliver"})
@@ -145,7 +145,6 @@ def _garbled(state, answer):
 def _api_call(state, handler):
     """Every API call: faults, auth, the account's rate limit, then the handler."""
     def view():
-        _settle_packing(state)
         faulted = inject_faults(state, lambda *a, **kw: error_response(state, *a, **kw))
         if faulted is not None:
             return faulted
@@ -366,7 +365,7 @@ def fbs_ship_v4(state, body):
         return {"result": jobs[posting["posting_number"]]["postings"]}
     if posting["status"] == "cancelled":
         raise ApiError(400, "POSTING_ALREADY_CANCELLED")
-    if posting["status"] in HANDED_OVER:
+    if posting["status"] in PACKED:
         raise ApiError(400, "POSTING_ALREADY_SHIPPED")
     if posting["status"] != "awaiting_packaging":
         raise ApiError(400, "HAS_INCORRECT_STATUS")
@@ -555,7 +554,7 @@ def event(state, posting_number, name):
             posting["cancellation"] = {
                 "cancel_reason_id": 506, "cancel_reason": "Покупатель отменил заказ",
                 "cancellation_type": "client", "cancellation_initiator": "Клиент",
-                "cancelled_after_ship": posting["status"] in HANDED_OVER,
+                "cancelled_after_ship": posting["status"] in PACKED,
                 "affect_cancellation_rating": False}
         _set_status(posting, "cancelled")
     elif name == "deliver":
@@ -630,7 +629,7 @@ def _fbs_posting(state, order, scheme, status, products):
                         "city": buyer["city"], "region": buyer["region"], "zip_code": buyer["postal_code"],
                         "country": "Россия", "comment": ""}}
         posting["addressee"] = {"name": buyer["name"], "phone": buyer["phone"]}
-        if status in HANDED_OVER - {"awaiting_deliver"}:
+        if status in PACKED - {"awaiting_deliver"}:
             posting["tracking_number"] = f"800{rng.randint(10**10, 10**11 - 1)}"
     _set_status(posting, status)
     if status == "cancelled":
@@ -707,6 +706,8 @@ def create_app(state):
     app = Flask(__name__)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # Packs settle when their time has come, seen by whatever asks next (API or /_sim).
+    app.before_request(lambda: _settle_packing(state))
     app.register_blueprint(admin_blueprint(state, generate, event))
     app.register_blueprint(_options_blueprint(state))
     for path, handler in ROUTES.items():
