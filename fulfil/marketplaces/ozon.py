@@ -229,6 +229,7 @@ class OzonAdapter(Adapter):
         _raise_failure([self._move(DELIVERED, [number], REACHED["deliver"])[number]])
 
     def push_cancel(self, payload):
+        """Ozon cancels whole postings, as fulfil cancels whole orders: `lines` is not sent."""
         self._post("/v2/posting/fbs/cancel", {
             "posting_number": payload["external_id"],
             "cancel_reason_id": CANCEL_REASON_IDS.get(payload.get("reason_code"), OTHER_CANCEL_REASON),
