@@ -1,5 +1,6 @@
 """Wish adapter against the Wish simulator over real HTTP, checked against Wish's OpenAPI files."""
 import json
+import logging
 import os
 import time
 from functools import lru_cache
@@ -9,13 +10,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import yaml
+from jsonschema.exceptions import ValidationError
 from openapi_core import OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.paths.finders import APICallPathFinder
 from openapi_core.testing import MockResponse
-from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from openapi_schema_validator import OAS30Validator
-from jsonschema.exceptions import ValidationError
 
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, Permanent, RateLimited,
                                       Retryable)
@@ -269,7 +270,8 @@ def test_delivery_and_re_release(wish_sim, adapter):
 
 # -- auth --------------------------------------------------------------------------------
 
-def test_expired_token_is_refreshed_once_and_shared(wish_sim, contract):
+def test_expired_token_is_refreshed_once_and_shared(wish_sim, contract, caplog):
+    caplog.set_level(logging.DEBUG, logger="fulfil.marketplaces.wish")
     wish_sim.generate(2)
     store = {}
     adapter = make_adapter(wish_sim, contract, token_store=store)
@@ -285,6 +287,9 @@ def test_expired_token_is_refreshed_once_and_shared(wish_sim, contract):
     # Another worker sharing the store uses the new token; the old one was revoked by the refresh.
     make_adapter(wish_sim, contract, token_store=store).list_changed(None)
     assert contract.operations.count("oauthRefreshToken") == 1
+    secrets = [new_token, *(wish_sim.settings()[k] for k in ("access_token", "client_secret", "refresh_token"))]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("fulfil.")]
+    assert ours and not any(secret in line for line in ours for secret in secrets)
 
 
 def test_token_replaced_by_another_worker_meanwhile_is_retryable(wish_sim, contract):
