@@ -70,7 +70,10 @@ def supported_actions(order):
     if order.fulfilment_mode == "rFBS":
         # rFBS sellers deliver themselves: they set the tracking number and report delivery.
         # Ozon takes a tracking number only once the posting is packed (awaiting_deliver).
-        actions |= {"update_tracking", "deliver"}
+        # Once delivered or disputed Ozon refuses tracking changes (HAS_INCORRECT_STATUS).
+        actions.add("deliver")
+        if order.status == "in_transit":
+            actions.add("update_tracking")
         if order.status == "ready":
             actions.add("ship")
     return actions
