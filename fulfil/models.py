@@ -94,7 +94,7 @@ class Order(db.Model):
     city = db.Column(db.String(120), nullable=False, default="")
     region = db.Column(db.String(120))
     postal_code = db.Column(db.String(30))
-    country = db.Column(db.String(2))
+    country = db.Column(db.String(60))  # ISO code where the marketplace gives one, else its name
     currency = db.Column(db.String(3), nullable=False, default="USD")
     total = db.Column(db.Numeric(12, 2), nullable=False, default=Decimal("0"))
     dispute_open = db.Column(db.Boolean, nullable=False, default=False)
