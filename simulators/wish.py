@@ -298,8 +298,9 @@ def within(order, states, bounds):
 def authenticate(state):
     """The merchant app the Bearer token belongs to, or the error answer Wish gives."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    record = tokens(state).get(token) if scheme.lower() == "bearer" else None
-    if record is None:
+    with state.lock:
+        record = dict(tokens(state).get(token) or {}) if scheme.lower() == "bearer" else {}
+    if not record:
         return None, error(400, UNAUTHORIZED, "No access token found or the app does not exist")
     if record["revoked"]:
         return None, error(400, TOKEN_REVOKED, "This access token has been revoked")
