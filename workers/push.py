@@ -1,0 +1,410 @@
+"""Push outbox entries to the marketplaces (PRODUCT.md "How a change reaches the marketplace").
+
+Jobs and order
+    `enqueue_push(entry_ids)` enqueues `push_entry(entry_id)` with job id "push-<entry id>"
+    (a second enqueue is a no-op while that job is on its way). The job works on the
+    entry's *order*: holding a short Redis lock on the order it sends the order's
+    unfinished entries oldest first, so "ship" never overtakes "acknowledge", while jobs of
+    different orders run in parallel on any number of workers. A job that finds its order
+    locked leaves at once: the holder sends that entry too, and after letting the lock go
+    it enqueues whatever arrived meanwhile.
+
+An entry's life
+    pending --(attempts + 1)--> sending --> confirmed
+                                   |------> pending again, next_attempt_at later
+                                   |        (retryable, 429, Retry-After, not confirmed yet)
+                                   '------> failed (the marketplace's words; a person retries)
+    While an entry is "sending", next_attempt_at is its lease: when a worker dies mid-call
+    the reconciler finds the entry once the lease ends (OUTBOX_STALE_SECONDS). An entry
+    left "sending", or pending after a retryable failure (a timeout or a 5xx may still have
+    been applied), has an unknown outcome: the next attempt reads the marketplace first
+    (adapter.check) and writes only if the change is not there, so nothing is applied twice.
+    Entries of an order queued behind a failed one wait until a person retries it.
+
+Delays — backoff with full jitter, the marketplace's Retry-After, confirmations of
+asynchronous writes that take longer than a moment — live in next_attempt_at and the
+reconciler (every ~2 s) enqueues the entry when its time comes: one mechanism that a
+Redis flush or restart cannot lose.
+"""
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+
+from flask import current_app
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from fulfil import marketplaces
+from fulfil.extensions import db
+from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, MarketplaceError,
+                                      RateLimited, Retryable)
+from fulfil.models import OutboxEntry, Order
+from fulfil.outbox import refresh_sync_state
+from fulfil.redis_conn import get_redis
+from fulfil.timeutil import utcnow
+from workers import DAY, enqueue_unique, job
+from workers.locks import Locks
+from workers.ratelimit import limited_adapter, limiter
+
+log = logging.getLogger(__name__)
+
+UNFINISHED = ("pending", "sending")
+PUSH_TIMEOUT = 300
+BACKOFF_BASE = 1.0  # seconds; the ceiling doubles with every attempt ...
+BACKOFF_CAP = 300.0  # ... up to five minutes
+# Read-backs of an asynchronous write inside the job (seconds between them): most settle
+# within a second, and confirming now lets the order's next entry go at once.
+CONFIRM_POLLS = (0.2, 0.3, 0.5, 1.0)
+CONFIRM_LATER = 2.0  # not settled yet: the reconciler reads again this much later
+# A worker waits this long at most for the account's rate limit; a longer wait (after a
+# 429, or many workers on a slow account) reschedules the entry and frees the worker.
+LONGEST_RATE_WAIT = 2.0
+
+
+def job_id(entry_id):
+    return f"push-{entry_id}"
+
+
+def enqueue_push(entry_ids):
+    """Hand entries to the workers (after commit, from the reconciler, after a retry)."""
+    return enqueue_unique(push_entry.spec, {job_id(i): (i,) for i in entry_ids},
+                          started_grace=current_app.config["OUTBOX_STALE_SECONDS"])
+
+
+def backoff(attempts, rng=random):
+    """Full jitter: uniform over [0, min(cap, base * 2^(attempts-1))] (AWS's "full jitter")."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts - 1, 0))
+    return rng.uniform(0, ceiling)
+
+
+@job("push", timeout=PUSH_TIMEOUT, ttl=DAY)
+def push_entry(entry_id):
+    """Send the unfinished entries of `entry_id`'s order, oldest first."""
+    order_id = db.session.scalar(select(OutboxEntry.order_id).where(
+        OutboxEntry.id == entry_id, OutboxEntry.state.in_(UNFINISHED)))
+    db.session.close()
+    if order_id is None:
+        return "finished already"
+    app = current_app._get_current_object()
+    with Locks(get_redis(app), app, "order") as locks:
+        if not locks.acquire(order_id):
+            log.info("push=skipped entry=%s order=%s reason=order_busy", entry_id, order_id)
+            return "order busy"
+        touched = _push_order(order_id, locks)
+    # Entries committed while we held the locks had their own jobs turned away: send them now.
+    enqueue_push(due_heads(order_ids=touched))
+    return "done"
+
+
+def _push_order(order_id, locks):
+    """Work through the order's entries while they are due; returns every order touched."""
+    touched = {order_id}
+    while locks.holds(order_id):
+        head = _head(order_id)
+        if head is None or head.state == "failed" or not _due(head):
+            break
+        partners = _lock_partners(head, locks)
+        touched.update(partners.values())
+        batch = Batch([head.id, *partners], locks)
+        try:
+            batch.run()
+        finally:
+            for partner_order in partners.values():
+                locks.release(partner_order)
+        if not batch.confirmed(head.id):
+            break
+    db.session.close()
+    return touched
+
+
+def _head(order_id):
+    """The order's oldest entry not yet confirmed (failed ones included: they block)."""
+    return db.session.scalar(select(OutboxEntry).where(
+        OutboxEntry.order_id == order_id, OutboxEntry.state != "confirmed").order_by(OutboxEntry.id).limit(1))
+
+
+def _due(entry, now=None):
+    return entry.next_attempt_at is None or entry.next_attempt_at <= (now or utcnow())
+
+
+def _due_heads_query(now):
+    earlier = aliased(OutboxEntry)
+    unfinished_before = exists().where(earlier.order_id == OutboxEntry.order_id,
+                                       earlier.id < OutboxEntry.id, earlier.state != "confirmed")
+    return (select(OutboxEntry.id, OutboxEntry.order_id)
+            .where(OutboxEntry.state.in_(UNFINISHED),
+                   or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now),
+                   ~unfinished_before)
+            .order_by(OutboxEntry.id))
+
+
+def due_heads(order_ids=None, limit=None):
+    """Ids of entries that may be sent now: due, and first in line in their order."""
+    query = _due_heads_query(utcnow())
+    if order_ids is not None:
+        query = query.where(OutboxEntry.order_id.in_(list(order_ids)))
+    if limit:
+        query = query.limit(limit)
+    ids = [row.id for row in db.session.execute(query)]
+    db.session.close()
+    return ids
+
+
+def _lock_partners(head, locks):
+    """Due first-in-line entries of other orders to send with `head` in one call, where
+    the marketplace takes several at once (adapter BATCH_LIMITS). Returns {entry: order}."""
+    limit = marketplaces.module_for(head.account.kind).ADAPTER.BATCH_LIMITS.get(head.action, 1)
+    if limit <= 1:
+        return {}
+    rows = db.session.execute(
+        _due_heads_query(utcnow())
+        .where(OutboxEntry.account_id == head.account_id, OutboxEntry.action == head.action,
+               OutboxEntry.order_id != head.order_id)
+        .limit(limit * 2)).all()
+    partners = {}
+    for row in rows:
+        if len(partners) == limit - 1:
+            break
+        if row.order_id not in partners.values() and locks.acquire(row.order_id):
+            partners[row.id] = row.order_id
+    return partners
+
+
+@dataclass
+class Item:
+    """One entry in flight, as plain data: no ORM object crosses the HTTP calls."""
+    entry_id: int
+    order_id: int
+    payload: dict
+    attempts: int
+    unknown: bool  # an earlier send may have been applied: read before writing
+    outcome: "Outcome | None" = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # confirmed | sending (awaiting confirmation) | pending | failed
+    delay: float = 0.0  # seconds until next_attempt_at
+    error: MarketplaceError | None = None
+    taken_on: bool = True  # False: the attempt never started (rate limit): keep counters
+
+
+CONFIRMED = Outcome("confirmed")
+UNTOUCHED = Outcome("untouched")
+
+
+class Batch:
+    """Entries of one account and one action sent together (one entry, mostly)."""
+
+    def __init__(self, entry_ids, locks):
+        self.locks = locks
+        entries = db.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(entry_ids))
+                                     .order_by(OutboxEntry.id)).all()
+        now = utcnow()
+        # A partner may have been sent by another worker between our query and our lock.
+        entries = [e for e in entries if e.state in UNFINISHED and _due(e, now)]
+        self.items = [Item(e.id, e.order_id, dict(e.payload or {}), e.attempts,
+                           unknown=e.state == "sending" or e.error_kind == "retryable")
+                      for e in entries]
+        if entries:
+            account = entries[0].account
+            self.action = entries[0].action
+            self.account_id, self.account_slug, self.rate = account.id, account.slug, account.rate_limit
+            self.label = account.marketplace_label
+            self.adapter = limited_adapter(account)
+            self.limiter = limiter()
+            self.stale = current_app.config["OUTBOX_STALE_SECONDS"]
+        # Close before the slow HTTP calls: no connection or transaction held while waiting.
+        db.session.close()
+
+    def confirmed(self, entry_id):
+        return any(i.entry_id == entry_id and i.outcome == CONFIRMED for i in self.items)
+
+    def run(self):
+        if not self.items:
+            return
+        started = time.monotonic()
+        try:
+            wait = self.limiter.wait_time(self.account_id, self.rate)
+            if wait > LONGEST_RATE_WAIT:
+                for item in self.items:
+                    item.outcome = Outcome("pending", delay=wait, taken_on=False)
+            else:
+                self._read_back()
+                self._write()
+                self._confirm()
+        except Exception as exc:
+            # Not a marketplace answer (a bug, a database or Redis failure): record what we
+            # know, treat the rest as "outcome unknown", and let RQ see the exception.
+            error = Retryable(f"fulfil could not finish sending: {exc!r}")
+            for item in self.items:
+                if item.outcome is None:
+                    item.outcome = Outcome("pending", delay=backoff(item.attempts), error=error)
+            self._record(started)
+            raise
+        self._record(started)
+
+    # -- steps -------------------------------------------------------------------------
+    def _read_back(self):
+        """Entries whose earlier send has an unknown outcome: does the marketplace hold them?"""
+        for item in self.items:
+            if not item.unknown:
+                continue
+            try:
+                remote = self.adapter.check(self.action, item.payload)
+            except MarketplaceError as exc:
+                # Still unknown: it stays "sending", so the next attempt reads first too.
+                item.outcome = self._after_error(item, exc, sent=True)
+                continue
+            if remote == APPLIED:
+                item.outcome = CONFIRMED
+            elif remote == IN_PROGRESS:
+                item.outcome = Outcome("sending", delay=CONFIRM_LATER)
+            elif remote != NOT_APPLIED:
+                raise ValueError(f"{type(self.adapter).__name__}.check answered {remote!r}")
+
+    def _write(self):
+        to_send = []
+        for item in self.items:
+            if item.outcome is not None:
+                continue
+            if self.locks.holds(item.order_id):
+                to_send.append(item)
+            else:
+                # The order's lock was lost (Redis flushed, someone else took it): leave the
+                # entry exactly as it is; its lease makes sure it is looked at again.
+                item.outcome = UNTOUCHED
+        if not to_send:
+            return
+        self._take_lease(to_send)
+        try:
+            if len(to_send) == 1:
+                self.adapter.push(self.action, to_send[0].payload)
+                results = [None]
+            else:
+                results = self.adapter.push_batch(self.action, [i.payload for i in to_send])
+        except MarketplaceError as exc:
+            results = [exc] * len(to_send)
+        for item, result in zip(to_send, results):
+            if result is not None:
+                item.outcome = self._after_error(item, result)
+            elif self.action not in self.adapter.ASYNC_ACTIONS:
+                item.outcome = CONFIRMED
+            # else: accepted, not yet applied — _confirm reads it back
+
+    def _confirm(self):
+        """Asynchronous writes (Ozon packing, Wish tracking): read back a few times now."""
+        waiting = [i for i in self.items if i.outcome is None]
+        for pause in CONFIRM_POLLS:
+            if not waiting:
+                return
+            time.sleep(pause)
+            still = []
+            for item in waiting:
+                try:
+                    remote = self.adapter.check(self.action, item.payload)
+                except MarketplaceError as exc:
+                    item.outcome = self._after_error(item, exc, sent=True)
+                    continue
+                if remote == APPLIED:
+                    item.outcome = CONFIRMED
+                elif remote == NOT_APPLIED:
+                    item.outcome = Outcome("pending", delay=backoff(item.attempts), error=Retryable(
+                        f"{self.label} accepted the change but did not apply it; sending it again."))
+                else:
+                    still.append(item)
+            waiting = still
+        for item in waiting:
+            item.outcome = Outcome("sending", delay=CONFIRM_LATER)
+
+    def _after_error(self, item, exc, sent=False):
+        """What a marketplace error means for the entry. `sent`: a write may be applied
+        and only reading it failed, so it stays "sending" (read before any rewrite)."""
+        if isinstance(exc, AlreadyDone):
+            return CONFIRMED
+        if isinstance(exc, RateLimited):
+            delay = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
+            # Everyone waits: the marketplace counts the account's calls, not this worker's.
+            self.limiter.pause(self.account_id, self.rate, delay)
+        elif isinstance(exc, Retryable):
+            delay = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
+        else:
+            return Outcome("failed", error=exc)
+        return Outcome("sending" if sent else "pending", delay=delay, error=exc)
+
+    def _take_lease(self, items):
+        now = utcnow()
+        ids = [i.entry_id for i in items]
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(
+            state="sending", attempts=OutboxEntry.attempts + 1, sent_at=now,
+            next_attempt_at=now + timedelta(seconds=self.stale)))
+        db.session.commit()
+        db.session.close()
+        for item in items:
+            item.attempts += 1
+
+    def _record(self, started):
+        """Write every outcome, and the orders' sync state, in one transaction."""
+        decided = {i.entry_id: i for i in self.items if i.outcome not in (None, UNTOUCHED)}
+        if not decided:
+            return
+        now = utcnow()
+        entries = db.session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(list(decided)))).all()
+        for entry in entries:
+            item = decided[entry.id]
+            outcome = item.outcome
+            if outcome.state == "pending" and not outcome.taken_on:
+                entry.next_attempt_at = now + timedelta(seconds=outcome.delay)
+                continue
+            entry.state = outcome.state
+            entry.next_attempt_at = (None if outcome.state in ("confirmed", "failed")
+                                     else now + timedelta(seconds=outcome.delay))
+            if outcome.state == "confirmed":
+                entry.confirmed_at = now
+            if outcome.error is not None:
+                entry.error_kind, entry.last_error = outcome.error.kind, outcome.error.message
+            elif outcome.state == "confirmed":
+                entry.error_kind = entry.last_error = None
+        store_sync_state({e.order_id for e in entries})
+        db.session.commit()
+        elapsed_ms = (time.monotonic() - started) * 1000
+        for item in decided.values():
+            self._log(item, elapsed_ms)
+        db.session.close()
+
+    def _log(self, item, elapsed_ms):
+        outcome = item.outcome
+        level = logging.WARNING if outcome.state == "failed" else logging.INFO
+        log.log(level, "push=%s entry=%s order=%s account=%s action=%s attempts=%s batch=%s "
+                "next_in=%.1f ms=%.0f error_kind=%s error=%r",
+                outcome.state, item.entry_id, item.order_id, self.account_slug, self.action,
+                item.attempts, len(self.items), outcome.delay, elapsed_ms,
+                outcome.error.kind if outcome.error else None,
+                outcome.error.message if outcome.error else None)
+
+
+def store_sync_state(order_ids):
+    """Set each order's sync_state (fulfil.outbox.refresh_sync_state decides it).
+
+    Written with a plain UPDATE rather than through the ORM, which would bump the order's
+    version: a tablet showing the order would then get a false "changed by someone else"
+    on its next save just because a push finished.
+    """
+    for order_id in order_ids:
+        holder = SimpleNamespace(id=order_id, sync_state=None)
+        refresh_sync_state(holder)
+        db.session.execute(update(Order.__table__).where(Order.__table__.c.id == order_id)
+                           .values(sync_state=holder.sync_state,
+                                   updated_at=Order.__table__.c.updated_at))
+
+
+def retry(entries):
+    """A person asks to send failed entries again (not committed: the view commits, then
+    calls enqueue_push). Their error stays visible until the next attempt replaces it."""
+    now = utcnow()
+    for entry in entries:
+        entry.state, entry.next_attempt_at = "pending", now
+    store_sync_state({e.order_id for e in entries})
