@@ -23,6 +23,7 @@ import yaml
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
 from openapi_spec_validator import validate as validate_spec
 
+from fulfil import marketplaces
 from fulfil.marketplaces.base import (
     APPLIED, NOT_APPLIED, AlreadyDone, Permanent, RateLimited, Retryable,
 )
@@ -224,6 +225,10 @@ def raw_call(sim, session, method, path, **kwargs):
 def test_patched_specs_are_valid_openapi():
     for spec in specs().values():
         validate_spec(spec)
+
+
+def test_module_exposes_the_adapter():
+    assert marketplaces.module_for("walmart").ADAPTER is WalmartAdapter
 
 
 def test_enum_copies_match_the_spec():

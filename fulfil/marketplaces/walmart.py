@@ -274,6 +274,9 @@ class WalmartAdapter(Adapter):
             raise Retryable(f"Could not reach Walmart: {exc}")
 
 
+ADAPTER = WalmartAdapter
+
+
 # -- answers and errors -----------------------------------------------------------------
 
 def _answer(response):
