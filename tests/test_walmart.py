@@ -104,6 +104,7 @@ class Wire:
         self.session = requests.Session()
         self.session.hooks["response"].append(self.check)
         self.calls = []  # (method, path, status)
+        self.correlation_ids = []
         self.violations = []
 
     def count(self, method, path_pattern):
@@ -113,6 +114,7 @@ class Wire:
         sent = response.request
         url = urlsplit(sent.url)
         self.calls.append((sent.method, url.path, response.status_code))
+        self.correlation_ids.append(sent.headers.get("WM_QOS.CORRELATION_ID"))
         where = f"{sent.method} {url.path} -> {response.status_code}"
         try:
             problems = self.problems(sent, url, response)
@@ -254,6 +256,7 @@ def test_import_pages_to_the_end_with_next_cursor(walmart_sim, make_adapter, wir
     assert pages == 3 and sorted(seen) == sorted(ids)
     assert cursor["next"] is None and cursor["since"] < utcnow().isoformat()
     assert wire.count("GET", "/v3/orders") == 3 and wire.count("POST", "/v3/token") == 1
+    assert len(set(wire.correlation_ids)) == len(wire.calls)  # a fresh GUID per request
 
 
 def test_nothing_matching_is_an_empty_page(make_adapter, wire):
