@@ -121,6 +121,9 @@ def upsert_order(account, remote):
         if value is not None and getattr(order, name) != value:
             setattr(order, name, value)
             changed = True
+    if order.ship_by is None:
+        # FBO and on-hold orders may come without a deadline; lists still need one to sort by.
+        order.ship_by = remote.ordered_at or utcnow()
     changed |= _sync_lines(order, remote)
     db.session.flush()
     changed |= _sync_shipments(order, remote)
@@ -150,6 +153,8 @@ def _apply_remote_status(order, remote):
     if wanted in MARKETPLACE_DECIDES or (ahead and not unsent) or reopened or (
             local in MARKETPLACE_DECIDES and not unsent):
         note = "Reopened by the marketplace" if reopened else f"Marketplace status {remote.raw_status}"
+        if reopened:
+            _drop_shipments_the_marketplace_dropped(order, remote)
         order.status = wanted
         order.open_to_ship = is_open(wanted)
         if wanted == "cancelled" and remote.cancel_reason:
@@ -185,8 +190,18 @@ def _sync_lines(order, remote):
     return changed
 
 
+def _drop_shipments_the_marketplace_dropped(order, remote):
+    """A re-released order (Wish: SHIPPED -> APPROVED) must be shippable again."""
+    remote_numbers = {(r.tracking_number or "").upper() for r in remote.shipments}
+    for shipment in list(order.shipments):
+        if shipment.tracking_number not in remote_numbers:
+            order.shipments.remove(shipment)
+
+
 def _sync_shipments(order, remote):
     """Add packages the marketplace knows and fulfil does not (shipped outside fulfil)."""
+    if _tracking_replaced_on_marketplace(order, remote):
+        return True
     known = {s.tracking_number for s in order.shipments if s.tracking_number}
     lines = {line.line_number: line for line in order.lines}
     changed = False
@@ -210,6 +225,26 @@ def _sync_shipments(order, remote):
         known.add(shipment.tracking_number)
         changed = True
     return changed
+
+
+def _tracking_replaced_on_marketplace(order, remote):
+    """Where an order has one tracking number (Ozon posting, Wish order), a different number
+    on the marketplace means someone changed it there: take it over, do not add a package."""
+    if marketplaces.module_for(order.marketplace).MULTI_PACKAGE or order.sync_state != "synced":
+        return False
+    if len(order.shipments) != 1 or not remote.shipments or not remote.shipments[0].tracking_number:
+        return False
+    shipment, newest = order.shipments[0], remote.shipments[0]
+    number = newest.tracking_number.upper()
+    if shipment.tracking_number == number:
+        return False
+    _audit(order, "update_tracking", order.status, order.status,
+           f"Tracking changed on the marketplace: {shipment.tracking_number} → {number}")
+    shipment.tracking_number = number
+    shipment.carrier_name = newest.carrier_name or shipment.carrier_name
+    shipment.carrier = _carrier_code(order.marketplace, newest.carrier_name) or shipment.carrier
+    shipment.tracking_url = newest.tracking_url
+    return True
 
 
 def _carrier_code(kind, carrier_name):

@@ -83,7 +83,7 @@ class Order(db.Model):
     raw_substatus = db.Column(db.String(60))
     fulfilment_mode = db.Column(db.String(20), nullable=False, default="seller")  # FBS rFBS FBO seller
     ordered_at = db.Column(db.DateTime)
-    ship_by = db.Column(db.DateTime)
+    ship_by = db.Column(db.DateTime, nullable=False)  # never NULL: lists sort and page by it
     shipped_at = db.Column(db.DateTime)
     delivered_at = db.Column(db.DateTime)
     buyer_name = db.Column(db.String(200), nullable=False, default="")

@@ -110,7 +110,7 @@ class Contract:
 @pytest.fixture(scope="session")
 def spec():
     if not SPEC_FILE.exists():
-        pytest.skip(f"Ozon's OpenAPI file is not at {SPEC_FILE} (set FULFIL_SPECS_DIR)")
+        pytest.fail(f"Ozon's OpenAPI file is not at {SPEC_FILE} (set FULFIL_SPECS_DIR)")
     return load_spec()
 
 
