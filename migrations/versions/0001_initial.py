@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:50:14.502619
+Create Date: 2026-11-21 23:04:51.275676
 
 """
 from alembic import op
@@ -45,6 +45,33 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('bulk_uploads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('encoding', sa.String(length=40), nullable=False),
+    sa.Column('delimiter', sa.String(length=12), nullable=False),
+    sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('has_header', sa.Boolean(), nullable=False),
+    sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('acknowledge', sa.Boolean(), nullable=False),
+    sa.Column('verdicts', sa.JSON(), nullable=True),
+    sa.Column('outcomes', sa.JSON(), nullable=True),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('to_apply', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('applied_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('applied_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applied_by_id'], ['users.id'], name=op.f('fk_bulk_uploads_applied_by_id_users')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_bulk_uploads_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bulk_uploads'))
+    )
+    with op.batch_alter_table('bulk_uploads', schema=None) as batch_op:
+        batch_op.create_index('ix_bulk_uploads_user_created', ['user_id', 'created_at'], unique=False)
+
     op.create_table('import_problems',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -68,7 +95,7 @@ def upgrade():
     sa.Column('raw_substatus', sa.String(length=60), nullable=True),
     sa.Column('fulfilment_mode', sa.String(length=20), nullable=False),
     sa.Column('ordered_at', sa.DateTime(), nullable=True),
-    sa.Column('ship_by', sa.DateTime(), nullable=True),
+    sa.Column('ship_by', sa.DateTime(), nullable=False),
     sa.Column('shipped_at', sa.DateTime(), nullable=True),
     sa.Column('delivered_at', sa.DateTime(), nullable=True),
     sa.Column('buyer_name', sa.String(length=200), nullable=False),
@@ -79,7 +106,7 @@ def upgrade():
     sa.Column('city', sa.String(length=120), nullable=False),
     sa.Column('region', sa.String(length=120), nullable=True),
     sa.Column('postal_code', sa.String(length=30), nullable=True),
-    sa.Column('country', sa.String(length=2), nullable=True),
+    sa.Column('country', sa.String(length=60), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('dispute_open', sa.Boolean(), nullable=False),
@@ -245,6 +272,10 @@ def downgrade():
 
     op.drop_table('orders')
     op.drop_table('import_problems')
+    with op.batch_alter_table('bulk_uploads', schema=None) as batch_op:
+        batch_op.drop_index('ix_bulk_uploads_user_created')
+
+    op.drop_table('bulk_uploads')
     op.drop_table('users')
     op.drop_table('marketplace_accounts')
     # ### end Alembic commands ###
