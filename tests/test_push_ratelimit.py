@@ -1,0 +1,107 @@
+"""The shared rate limiter, the backoff and the order locks: units on the test Redis."""
+import random
+import time
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+from workers.locks import Locks
+from workers.push import BACKOFF_BASE, BACKOFF_CAP, backoff
+from workers.ratelimit import LimitedSession, RateLimiter
+from tests.fixtures_workers import wait_for
+
+
+@pytest.fixture
+def limiter_app(app, clean_redis):
+    return RateLimiter(clean_redis, app)
+
+
+def test_slots_are_spaced_evenly_for_every_worker(app, clean_redis, redis_url):
+    import redis as redis_lib
+
+    one, other = RateLimiter(clean_redis, app), RateLimiter(redis_lib.Redis.from_url(redis_url), app)
+    waits = [limiter.reserve(7, 10) for limiter in (one, other, one, other)]
+    # Two workers share one schedule: 0, 0.1, 0.2, 0.3 s (less the time the calls took).
+    for number, wait in enumerate(waits):
+        assert number * 0.1 - 0.02 <= wait <= number * 0.1 + 0.001
+    assert RateLimiter(clean_redis, app).reserve(8, 10) == 0  # other accounts are not held up
+
+
+def test_wait_time_books_nothing(limiter_app):
+    limiter_app.reserve(1, 2)
+    first, second = limiter_app.wait_time(1, 2), limiter_app.wait_time(1, 2)
+    assert 0.4 < second <= first <= 0.5
+
+
+def test_a_429_pauses_the_account_for_retry_after(limiter_app):
+    limiter_app.pause(1, 50, 3.0)
+    assert 2.9 < limiter_app.wait_time(1, 50) <= 3.0
+    assert 2.9 < limiter_app.reserve(1, 50) <= 3.0
+    # A shorter pause later never shortens the wait.
+    limiter_app.pause(1, 50, 1.0)
+    assert limiter_app.wait_time(1, 50) > 2.9
+
+
+def test_no_limit_means_no_wait(limiter_app):
+    assert [limiter_app.reserve(1, 0) for _ in range(5)] == [0.0] * 5
+
+
+class Answer200(BaseAdapter):
+    """A transport that answers every request at once, recording when it was sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(time.monotonic())
+        response = requests.Response()
+        response.status_code, response.request, response._content = 200, request, b"{}"
+        return response
+
+    def close(self):
+        pass
+
+
+def test_every_call_of_a_limited_session_waits_for_its_slot(limiter_app):
+    session = LimitedSession(limiter_app, account_id=3, rate=20)
+    transport = Answer200()
+    session.mount("http://marketplace/", transport)
+    for path in ("token", "orders/1", "orders/1/ship", "orders/1"):
+        assert session.get("http://marketplace/" + path).status_code == 200
+    gaps = [b - a for a, b in zip(transport.sent, transport.sent[1:])]
+    assert all(gap >= 0.045 for gap in gaps), gaps
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3, 5, 8, 12, 30])
+def test_backoff_is_full_jitter_below_a_doubling_ceiling(attempts):
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
+    rng = random.Random(attempts)
+    delays = [backoff(attempts, rng) for _ in range(500)]
+    assert all(0 <= d <= ceiling for d in delays)
+    # Spread over the whole range, not bunched at the ceiling (which would synchronise retries).
+    assert min(delays) < ceiling * 0.1 and max(delays) > ceiling * 0.9
+
+
+def test_a_lock_is_renewed_while_held_and_freed_on_release(app, clean_redis):
+    holder, other = Locks(clean_redis, app, "order", ttl=0.3), Locks(clean_redis, app, "order")
+    assert holder.acquire(12)
+    time.sleep(0.7)  # over twice the TTL: only renewal keeps it
+    assert holder.holds(12) and not other.acquire(12)
+    holder.release_all()
+    assert other.acquire(12)
+    other.release_all()
+
+
+def test_a_lock_lost_in_a_flush_is_taken_back_unless_someone_else_has_it(app, clean_redis):
+    holder = Locks(clean_redis, app, "order", ttl=0.3)
+    assert holder.acquire(1) and holder.acquire(2)
+    clean_redis.flushdb()
+    thief = Locks(clean_redis, app, "order")
+    assert thief.acquire(2)
+    wait_for(lambda: not holder.holds(2), timeout=2, message="the renewal to find lock 2 taken")
+    assert holder.holds(1) and clean_redis.get("fulfil:lock:order:1") == holder.token.encode()
+    holder.release_all()  # never frees a lock someone else holds
+    assert clean_redis.get("fulfil:lock:order:2") == thief.token.encode()
+    thief.release_all()
