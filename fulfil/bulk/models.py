@@ -4,6 +4,7 @@ Everything the seller sent is stored before anything is checked, so a mapping st
 reload of the preview or a worker picking the upload up later never loses a row.
 """
 from sqlalchemy import Index
+from sqlalchemy.orm import deferred
 
 from fulfil.extensions import db
 from fulfil.timeutil import utcnow
@@ -24,13 +25,16 @@ class Upload(db.Model):
     filename = db.Column(db.String(255), nullable=False, default="")  # "" for pasted text
     encoding = db.Column(db.String(40), nullable=False, default="")
     delimiter = db.Column(db.String(12), nullable=False, default="")  # tab | semicolon | comma | "" (xlsx)
+    # The three big JSON columns load only when used: lists of uploads and the progress
+    # bar never read 10,000 rows.
     # [{"line": row number in the file, "cells": [str, ...]}]; the first row may be headers.
-    rows = db.Column(db.JSON, nullable=False)
+    rows = deferred(db.Column(db.JSON, nullable=False))
+    verdicts = deferred(db.Column(db.JSON))  # one per data row, see fulfil.bulk.preview
+    outcomes = deferred(db.Column(db.JSON))  # one per data row once applied, see fulfil.bulk.apply
+    row_count = db.Column(db.Integer, nullable=False, default=0)  # data rows (headers not counted)
     has_header = db.Column(db.Boolean, nullable=False, default=True)
     mapping = db.Column(db.JSON, nullable=False, default=dict)  # field -> column index
     acknowledge = db.Column(db.Boolean, nullable=False, default=False)  # acknowledge new orders too
-    verdicts = db.Column(db.JSON)  # one per data row, see fulfil.bulk.preview
-    outcomes = db.Column(db.JSON)  # one per data row once applied, see fulfil.bulk.apply
     state = db.Column(db.String(12), nullable=False, default="mapping")
     done = db.Column(db.Integer, nullable=False, default=0)  # rows the apply has been through
     to_apply = db.Column(db.Integer, nullable=False, default=0)  # rows the apply goes through

@@ -93,12 +93,13 @@ def rows_from(upload):
 
 
 def receive(sheet, user, filename=""):
-    """Store what was read as a new upload, checked at once when its columns are known."""
+    """Store what was read as a new upload, checked at once when its headers named the
+    columns; a guess from the values waits for the seller to confirm it."""
     upload = Upload(user=user, filename=filename, encoding=sheet.encoding, delimiter=sheet.delimiter,
-                    rows=sheet.rows, has_header=sheet.has_header, mapping=sheet.mapping,
-                    state="mapping")
+                    rows=sheet.rows, row_count=len(sheet.rows) - sheet.has_header,
+                    has_header=sheet.has_header, mapping=sheet.mapping, state="mapping")
     db.session.add(upload)
-    if mapping_complete(sheet.mapping) and upload.data_rows:
+    if sheet.has_header and mapping_complete(sheet.mapping) and upload.data_rows:
         preview(upload)
     return upload
 
@@ -108,7 +109,7 @@ def preview(upload):
     rows = rows_from(upload)
     check_rows(rows, upload.acknowledge)
     upload.verdicts = [row.as_json() for row in rows]
-    upload.state = "preview"
+    upload.row_count, upload.state = len(rows), "preview"
     return rows
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:04:51.275676
+Create Date: 2026-11-21 23:10:17.147353
 
 """
 from alembic import op
@@ -52,11 +52,12 @@ def upgrade():
     sa.Column('encoding', sa.String(length=40), nullable=False),
     sa.Column('delimiter', sa.String(length=12), nullable=False),
     sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('verdicts', sa.JSON(), nullable=True),
+    sa.Column('outcomes', sa.JSON(), nullable=True),
+    sa.Column('row_count', sa.Integer(), nullable=False),
     sa.Column('has_header', sa.Boolean(), nullable=False),
     sa.Column('mapping', sa.JSON(), nullable=False),
     sa.Column('acknowledge', sa.Boolean(), nullable=False),
-    sa.Column('verdicts', sa.JSON(), nullable=True),
-    sa.Column('outcomes', sa.JSON(), nullable=True),
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('done', sa.Integer(), nullable=False),
     sa.Column('to_apply', sa.Integer(), nullable=False),

@@ -1,0 +1,195 @@
+"""Apply an upload's good rows: each order in its own transaction, through actions.perform.
+
+Rows are re-checked against the orders as they are now (someone may have shipped or
+cancelled one since the preview), then every order is changed and committed on its own,
+so one refused order never holds back the others. Actor(source="bulk", upload_id=...)
+makes the audit trail name the upload; the outbox's after-commit hook hands each order's
+entries to the push workers.
+
+Small uploads apply inside the request; larger ones in the RQ job workers.bulk.apply_upload.
+Both run `apply_upload`, which is safe to run again: rows with an outcome are skipped and
+re-checking turns rows applied by an interrupted run into "already so".
+"""
+import logging
+from collections import defaultdict
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
+from fulfil.bulk.models import Upload
+from fulfil.bulk.preview import GOOD, check_rows, lookup_key, rows_from
+from fulfil.extensions import db
+from fulfil.status import ActionNotAllowed
+from fulfil.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+ORDERS_PER_BATCH = 200  # loaded together; the session is emptied between batches
+INLINE_MAX_ROWS = 200  # more rows than this apply in the background (config BULK_INLINE_MAX_ROWS)
+OUTCOMES = {"shipped": "Shipped", "updated": "Tracking updated", "unchanged": "Already so",
+            "error": "Not applied"}
+_REFUSED = (ActionNotAllowed, InvalidInput, Conflict)
+_CHANGED_MEANWHILE = (StaleDataError, IntegrityError)
+
+
+def begin(upload, user):
+    """Claim a previewed upload for applying and apply it here or in the background.
+
+    Returns False when it was already claimed (a double click, a second tab). The claim
+    is one conditional UPDATE, so two requests can never both start applying.
+    """
+    good = sum(1 for verdict in upload.verdicts if verdict["verdict"] in GOOD)
+    background = good > current_app.config.get("BULK_INLINE_MAX_ROWS", INLINE_MAX_ROWS)
+    claimed = db.session.execute(
+        db.update(Upload).where(Upload.id == upload.id, Upload.state.in_(("preview", "failed")))
+        .values(state="queued" if background else "applying", applied_by_id=user.id,
+                applied_at=utcnow(), to_apply=good, error=None)).rowcount
+    db.session.commit()
+    if not claimed:
+        return False
+    if background:
+        _enqueue(upload.id)
+    else:
+        apply_upload(upload.id)
+    return True
+
+
+def _enqueue(upload_id):
+    from redis.exceptions import RedisError
+
+    from workers.bulk import enqueue_apply
+    try:
+        enqueue_apply(upload_id)
+    except RedisError as exc:
+        log.warning("bulk=enqueue_failed upload=%s error=%r", upload_id, exc)
+        _stop(upload_id, "The background worker could not be reached, so nothing was applied. "
+                         "Press Apply again in a minute.")
+
+
+def _stop(upload_id, message):
+    db.session.rollback()
+    upload = db.session.get(Upload, upload_id)
+    upload.state, upload.error = "failed", message
+    db.session.commit()
+
+
+def apply_upload(upload_id):
+    """Apply every row of the upload that has no outcome yet; record outcomes and progress."""
+    upload = db.session.get(Upload, upload_id)
+    if upload is None or upload.state not in ("queued", "applying"):
+        return
+    upload.state = "applying"
+    db.session.commit()
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    # Orders of a batch are loaded once; committing one must not reload the others.
+    session.expire_on_commit = False
+    try:
+        _apply(upload)
+    except Exception:
+        log.exception("bulk=apply_failed upload=%s", upload_id)
+        _stop(upload_id, "Applying stopped on an unexpected error. The rows already applied are "
+                         "saved; press Apply again to finish the rest.")
+        raise
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
+def _apply(upload):
+    actor_user = upload.applied_by
+    outcomes = list(upload.outcomes or [None] * len(upload.verdicts))
+    for index, verdict in enumerate(upload.verdicts):
+        if outcomes[index] is None and verdict["verdict"] not in GOOD:
+            outcomes[index] = {"outcome": "unchanged" if verdict["verdict"] == "same" else "error",
+                               "reason": verdict["reason"], "entries": []}
+    todo = [row for row in rows_from(upload) if outcomes[row.index] is None]
+    for batch in _batches(todo):
+        check_rows(batch, upload.acknowledge)
+        actor = Actor(actor_user, source="bulk", upload_id=upload.id)
+        by_order = defaultdict(list)
+        for row in batch:
+            if row.verdict in GOOD:
+                by_order[row.order].append(row)
+            else:
+                outcomes[row.index] = {"outcome": "unchanged" if row.verdict == "same" else "error",
+                                       "reason": row.reason, "entries": []}
+        for order, rows in by_order.items():
+            for row, outcome in _apply_order(order, rows, actor).items():
+                outcomes[row.index] = outcome
+        upload.outcomes = list(outcomes)  # a new list: SQLAlchemy sees the JSON changed
+        upload.done += len(batch)
+        db.session.commit()
+        # Keep memory flat on 10,000-row uploads: forget this batch's orders and entries.
+        db.session.expunge_all()
+        db.session.add(upload)
+        if actor_user is not None:
+            db.session.add(actor_user)
+    upload.outcomes = list(outcomes)
+    upload.state, upload.finished_at = "done", utcnow()
+    db.session.commit()
+
+
+def _batches(rows):
+    """Rows grouped so all rows of one order fall in the same batch."""
+    by_key = defaultdict(list)
+    for row in rows:
+        by_key[lookup_key(row.order_key)].append(row)
+    batch, orders = [], 0
+    for key_rows in by_key.values():
+        batch.extend(key_rows)
+        orders += 1
+        if orders == ORDERS_PER_BATCH:
+            yield batch
+            batch, orders = [], 0
+    if batch:
+        yield batch
+
+
+def _apply_order(order, rows, actor):
+    """Change one order and commit; {row: outcome}. A refusal rolls back this order only."""
+    shipping = [row for row in rows if row.verdict == "ship"]
+    entries = []
+    try:
+        if any(row.acknowledge for row in shipping):
+            entries += perform(order, "acknowledge", actor)
+        if shipping:
+            entries += perform(order, "ship", actor, packages=_packages(shipping),
+                               shipped_at=min((r.shipped_at for r in shipping if r.shipped_at), default=None))
+        for row in rows:
+            if row.verdict == "update":
+                entries += perform(order, "update_tracking", actor, shipment_id=row.shipment.id,
+                                   carrier=row.carrier, tracking_number=row.number,
+                                   tracking_url=row.url or None)
+        db.session.commit()
+    except _REFUSED as exc:
+        db.session.rollback()
+        return {row: _error(str(exc)) for row in rows}
+    except _CHANGED_MEANWHILE:
+        db.session.rollback()
+        return {row: _error("This order changed while the upload was being applied: upload this "
+                            "row again.") for row in rows}
+    return {row: {"outcome": "shipped" if row.verdict == "ship" else "updated", "reason": row.reason,
+                  "entries": [e.id for e in entries if _entry_is_for(e, row)]}
+            for row in rows}
+
+
+def _error(reason):
+    return {"outcome": "error", "reason": reason, "entries": []}
+
+
+def _packages(rows):
+    """One Package per tracking number; rows naming a line add it with their quantity."""
+    packages = {}
+    for row in rows:
+        package = packages.setdefault(row.number, Package(row.carrier, row.number, row.url or None))
+        if row.order_line is not None:
+            package.lines[row.order_line.id] = row.quantity
+    return list(packages.values())
+
+
+def _entry_is_for(entry, row):
+    """An acknowledge belongs to every row of the order; a ship or tracking change to the
+    rows of its tracking number."""
+    number = entry.payload.get("tracking_number")
+    return number is None or number == row.number
