@@ -17,3 +17,19 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     event.detail.isError = false;
   }
 });
+// A barcode scanner types like a keyboard: when nobody is typing in a field, its keys go to
+// the scan box, so staff can scan without tapping the box first.
+document.addEventListener("keydown", (event) => {
+  const box = document.querySelector("[data-scan-box]");
+  const typing = event.target.closest("input, select, textarea, [contenteditable]");
+  if (!box || typing || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
+  box.focus();
+});
+// "Use UPS" beside a tracking number: pick that carrier in the package's carrier list.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-set-carrier]");
+  if (!button) return;
+  const select = button.closest(".tracking-fields").querySelector("select[name$='carrier']");
+  select.value = button.dataset.setCarrier;
+  select.dispatchEvent(new Event("change", { bubbles: true }));
+});
