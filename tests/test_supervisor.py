@@ -280,7 +280,7 @@ def test_csv_export_of_stuck_orders_has_tracking_and_days(app, client, superviso
 def test_auto_refresh_polls_the_lists_fragment(app, client, supervisor):
     page = client.get("/supervisor/?refresh=60").text
     assert 'hx-trigger="every 60s"' in page
-    assert 'hx-get="/supervisor/?period=30&amp;stuck_days=7&amp;refresh=60"' in page
+    assert 'hx-get="/supervisor/?period=7&amp;stuck_days=7&amp;refresh=60"' in page
     assert 'hx-trigger' not in client.get("/supervisor/").text
     fragment = client.get("/supervisor/?refresh=60", headers={"HX-Request": "true"})
     assert fragment.status_code == 200

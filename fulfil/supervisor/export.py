@@ -1,6 +1,9 @@
 """CSV export of the supervisor's lists: streamed, and safe to open in a spreadsheet."""
 import csv
 import io
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fulfil.status import STATUS_LABELS
 from fulfil.supervisor.queries import order_batches
@@ -17,46 +20,52 @@ def neutralise(value):
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _local(value):
-    local = to_local(value)
-    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+@dataclass(frozen=True)
+class Context:
+    """What cells need besides the order: the moment of the export, the zone, refund risks."""
+    now: datetime
+    zone: ZoneInfo
+    refund_risks: dict
 
 
-# (header, cell(order, now, refund_risks)): the columns every list shares, then each list's own.
+def _local(value, context):
+    return to_local(value, context.zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# (header, cell(order, context)): the columns every list shares, then each list's own.
 # Times are local; their headers name the time zone.
 TIME_HEADERS = {"Ship by", "Dispute deadline", "Shipped"}
 COMMON_COLUMNS = (
-    ("Marketplace", lambda o, *_: o.account.marketplace_label),
-    ("Account", lambda o, *_: o.account.name),
-    ("Order", lambda o, *_: o.external_id),
-    ("Order number", lambda o, *_: o.order_number),
-    ("Status", lambda o, *_: STATUS_LABELS.get(o.status, o.status)),
-    ("Marketplace status", lambda o, *_: o.raw_status),
-    ("Ship by", lambda o, *_: _local(o.ship_by)),
-    ("Buyer", lambda o, *_: o.buyer_name),
-    ("Total", lambda o, *_: o.total),
-    ("Currency", lambda o, *_: o.currency),
-    ("Sync", lambda o, *_: o.sync_state),
+    ("Marketplace", lambda o, c: o.account.marketplace_label),
+    ("Account", lambda o, c: o.account.name),
+    ("Order", lambda o, c: o.external_id),
+    ("Order number", lambda o, c: o.order_number),
+    ("Status", lambda o, c: STATUS_LABELS.get(o.status, o.status)),
+    ("Marketplace status", lambda o, c: o.raw_status),
+    ("Ship by", lambda o, c: _local(o.ship_by, c)),
+    ("Buyer", lambda o, c: o.buyer_name),
+    ("Total", lambda o, c: o.total),
+    ("Currency", lambda o, c: o.currency),
+    ("Sync", lambda o, c: o.sync_state),
 )
 LIST_COLUMNS = {
-    "past_due": (("How late", lambda o, now, risks: lateness(o.ship_by, now)),),
-    "due_today": (("Time left", lambda o, now, risks: time_left(o.ship_by, now)),),
+    "past_due": (("How late", lambda o, c: lateness(o.ship_by, c.now)),),
+    "due_today": (("Time left", lambda o, c: time_left(o.ship_by, c.now)),),
     "disputes": (
-        ("Dispute", lambda o, now, risks: o.dispute_note),
-        ("Dispute deadline", lambda o, now, risks: _local(o.dispute_deadline)),
-        ("Walmart refund risk", lambda o, now, risks: risks.get(o.id)),
+        ("Dispute", lambda o, c: o.dispute_note),
+        ("Dispute deadline", lambda o, c: _local(o.dispute_deadline, c)),
+        ("Walmart refund risk", lambda o, c: c.refund_risks.get(o.id)),
     ),
     "stuck_in_transit": (
-        ("Shipped", lambda o, now, risks: _local(o.shipped_at)),
-        ("Days in transit", lambda o, now, risks: (now - o.shipped_at).days),
-        ("Tracking", lambda o, now, risks: " ".join(s.tracking_number for s in o.shipments
-                                                     if s.tracking_number)),
+        ("Shipped", lambda o, c: _local(o.shipped_at, c)),
+        ("Days in transit", lambda o, c: (c.now - o.shipped_at).days),
+        ("Tracking", lambda o, c: " ".join(s.tracking_number for s in o.shipments if s.tracking_number)),
     ),
 }
 
 
-def csv_lines(work_list, now, zone_name):
-    """The whole list as CSV text, a line at a time, header first (times in `zone_name`).
+def csv_lines(work_list, now, zone):
+    """The whole list as CSV text, a line at a time, header first (times in `zone`).
 
     It starts with a byte-order mark so Excel reads Cyrillic buyer names as UTF-8.
     """
@@ -71,9 +80,8 @@ def csv_lines(work_list, now, zone_name):
         buffer.truncate()
         return text
 
-    yield "\ufeff" + line(f"{name} ({zone_name})" if name in TIME_HEADERS else name for name, _ in columns)
+    yield "\ufeff" + line(f"{name} ({zone.key})" if name in TIME_HEADERS else name for name, _ in columns)
     for batch in order_batches(work_list):
-        risks = work_list.refund_risks(batch, now)
+        context = Context(now, zone, work_list.refund_risks(batch, now))
         for order in batch:
-            yield line(cell(order, now, risks) for _, cell in columns)
-
+            yield line(cell(order, context) for _, cell in columns)

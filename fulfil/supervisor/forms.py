@@ -22,7 +22,7 @@ def _choices(labels):
 
 class DashboardForm(Form):
     """GET parameters, so no CSRF token: nothing here changes data."""
-    period = SelectField("Statistics period", choices=_choices(PERIODS), default=30,
+    period = SelectField("Statistics period", choices=_choices(PERIODS), default=7,
                          coerce=_whole_number, validate_choice=False,
                          validators=[AnyOf(PERIODS, message="Choose a period of 7, 30 or 90 days.")])
     stuck_days = StringField("Stuck in transit after (days)", default=DEFAULT_STUCK_DAYS,

@@ -4,17 +4,17 @@ statistics and CSV export.
 Everything here only reads. Settings travel in the query string, so a wall screen's URL
 (`?refresh=60`) keeps them.
 """
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import Response, abort, render_template, request, stream_with_context
 
 from fulfil.auth.roles import SUPERVISE, roles_required
 from fulfil.supervisor import bp
 from fulfil.supervisor.chart import volume_chart
 from fulfil.supervisor.export import csv_lines
 from fulfil.supervisor.forms import PERIODS, DashboardForm
-from fulfil.supervisor.queries import account_states, marketplace_totals, sections, work_lists
+from fulfil.supervisor.queries import account_states, marketplace_totals, section, work_lists
 from fulfil.supervisor.stats import format_duration, format_rate, period_stats
 from fulfil.templating import is_htmx
-from fulfil.timeutil import to_local, utcnow
+from fulfil.timeutil import local_zone, to_local, utcnow
 
 
 @bp.context_processor
@@ -40,8 +40,8 @@ def index():
     now = utcnow()
     lists = work_lists(now, form.stuck_days.data)
     accounts = account_states(lists)
-    board = {"form": form, "now": now, "sections": sections(lists, now), "accounts": accounts,
-             "totals": marketplace_totals(accounts)}
+    board = {"form": form, "now": now, "accounts": accounts, "totals": marketplace_totals(accounts),
+             "sections": {key: section(work_list, now) for key, work_list in lists.items()}}
     if is_htmx():  # the wall screen's poll: the lists change minute to minute, statistics do not
         return render_template("supervisor/_lists.html", **board)
     stats = period_stats(form.period.data, now)
@@ -59,6 +59,6 @@ def export(key):
     if work_list is None:
         abort(404)
     filename = f"{key.replace('_', '-')}-{to_local(now):%Y-%m-%d}.csv"
-    lines = csv_lines(work_list, now, current_app.config["FULFIL_TIMEZONE"])
+    lines = csv_lines(work_list, now, local_zone())
     return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

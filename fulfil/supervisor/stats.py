@@ -85,17 +85,23 @@ def period_stats(days, now=None, zone=None):
     zone = zone or local_zone()
     starts = day_starts(days, now or utcnow(), zone)
     start = starts[0]
-    query = (select(Order.marketplace, Order.ordered_at, Order.ship_by, Order.shipped_at, Order.delivered_at)
+    # No index covers these columns, so this is one pass over the table; comparing in SQL
+    # spares Python a datetime per row, and the Core connection spares it the ORM's rows.
+    on_time = (Order.shipped_at <= Order.ship_by).label("on_time")
+    query = (select(Order.marketplace, Order.ordered_at, Order.shipped_at, Order.delivered_at, on_time)
              .where(or_(Order.ordered_at >= start, Order.shipped_at >= start, Order.delivered_at >= start)))
-    rows = db.session.execute(query.execution_options(yield_per=FETCH_BATCH))
+    rows = db.session.connection().execute(query).yield_per(FETCH_BATCH)
     return summarise(rows, starts, zone)
 
 
 def summarise(rows, starts, zone):
-    """Fold (marketplace, ordered_at, ship_by, shipped_at, delivered_at) rows into PeriodStats."""
+    """Fold (marketplace, ordered_at, shipped_at, delivered_at, on_time) rows into PeriodStats.
+
+    on_time is None when the order was not shipped or had no ship-by date.
+    """
     received, shipped = [0] * (len(starts) - 1), [0] * (len(starts) - 1)
     tallies = {}
-    for marketplace, ordered_at, ship_by, shipped_at, delivered_at in rows:
+    for marketplace, ordered_at, shipped_at, delivered_at, on_time in rows:
         tally = tallies.setdefault(marketplace, Tally())
         day = _day_index(starts, ordered_at)
         if day is not None:
@@ -105,9 +111,9 @@ def summarise(rows, starts, zone):
         if day is not None:
             shipped[day] += 1
             tally.shipped += 1
-            if ship_by is not None:
+            if on_time is not None:
                 tally.with_ship_by += 1
-                tally.on_time += shipped_at <= ship_by
+                tally.on_time += on_time
             if ordered_at is not None:
                 tally.ship_seconds.append((shipped_at - ordered_at).total_seconds())
         if shipped_at is not None and _day_index(starts, delivered_at) is not None:
