@@ -6,7 +6,7 @@ scales with the page from a tablet to a wall screen (coordinates are in viewBox 
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 30  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 12, 30  # room for the axis labels
 SERIES = ("received", "shipped")
 
 
@@ -66,7 +66,7 @@ def volume_chart(days):
                             round(bar_width, 2), round(height, 2), series,
                             f"{day.day:%a %d %b}: {value:,} {series}"))
         if (len(days) - 1 - index) % label_every == 0:
-            day_label = f"{day.day:%a %d}" if len(days) <= 7 else f"{day.day:%d %b}"
+            day_label = f"{day.day:%a} {day.day.day}" if len(days) <= 7 else f"{day.day.day} {day.day:%b}"
             day_ticks.append(Tick(round(LEFT + (index + 0.5) * slot, 2), day_label))
     value_ticks = [Tick(round(TOP + plot_height - plot_height * value / top, 2), f"{value:,}")
                    for value in sorted({0, top // 2, top})]

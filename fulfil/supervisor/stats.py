@@ -137,20 +137,24 @@ def _day_index(starts, moment):
     return index if 0 <= index < len(starts) - 1 else None
 
 
+# Non-breaking spaces keep a number with its unit when a narrow column wraps.
+NBSP = "\u00a0"
+
+
 def format_duration(value):
     if value is None:
         return "—"
     minutes = max(int(value.total_seconds() // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return f"{minutes}{NBSP}min"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return f"{hours}{NBSP}h {minutes}{NBSP}min" if minutes else f"{hours}{NBSP}h"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{days}{NBSP}d {hours}{NBSP}h" if hours else f"{days}{NBSP}d"
 
 
 def format_rate(rate):
     if rate is None:
         return "—"
-    return f"{rate * 100:.1f}".removesuffix(".0") + " %"
+    return f"{rate * 100:.1f}".removesuffix(".0") + f"{NBSP}%"
