@@ -121,10 +121,8 @@ def dispute_opened_at(order_ids):
 
 
 def refund_risk(refund_at, now):
-    if refund_at is None:
-        return None
     if refund_at <= now:
-        return "refund risk now: 48 h have passed"
+        return "refund risk now"
     hours = math.floor((refund_at - now) / timedelta(hours=1))
     return f"refund risk in {hours} h" if hours else "refund risk in under 1 h"
 
@@ -136,8 +134,9 @@ def walmart_refund_risks(orders, now):
     risks = {}
     for order in walmart:
         refund_at = opened[order.id] + WALMART_REFUND_AFTER if order.id in opened else order.dispute_deadline
-        risks[order.id] = refund_risk(refund_at, now)
-    return {order_id: text for order_id, text in risks.items() if text}
+        if refund_at is not None:
+            risks[order.id] = refund_risk(refund_at, now)
+    return risks
 
 
 @dataclass(frozen=True)

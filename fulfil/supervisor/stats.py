@@ -1,7 +1,7 @@
 """Statistics over a period: volume per day, on-time rate, time to ship, time in transit.
 
-One query streams four timestamps of each order received, shipped or delivered in the
-period; the rest is plain Python. That way days are cut at midnight in FULFIL_TIMEZONE
+One query streams three timestamps and an on-time flag for each order received, shipped
+or delivered in the period; the rest is plain Python. That way days are cut at midnight in FULFIL_TIMEZONE
 (daylight saving included) identically on SQLite and PostgreSQL, and medians need no
 database extension.
 """
@@ -82,6 +82,7 @@ def day_starts(days, now, zone):
 
 
 def period_stats(days, now=None, zone=None):
+    """PeriodStats for the last `days` local days, today included."""
     zone = zone or local_zone()
     starts = day_starts(days, now or utcnow(), zone)
     start = starts[0]
