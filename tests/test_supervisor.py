@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fulfil.extensions import db
-from fulfil.models import Event, ImportProblem, OutboxEntry
+from fulfil.models import Event, ImportProblem, Order, OutboxEntry
 from fulfil.supervisor import queries
 from fulfil.supervisor.stats import day_starts, summarise
 from fulfil.timeutil import today_bounds, utcnow
@@ -83,6 +83,9 @@ def test_working_lists_show_the_right_orders(app, client, supervisor):
     ids = add_orders(app, build)
     page = client.get("/supervisor/")
     assert page.status_code == 200
+    with app.app_context():
+        late_id = db.session.scalar(db.select(Order.id).where(Order.external_id == "LATE-1"))
+    assert f'href="/orders/{late_id}"' in page.text, "each order opens its own page"
     past_due = section(page.text, "past-due")
     assert "LATE-1" in past_due and "LATE-OZON" in past_due
     assert past_due.index("LATE-OZON") < past_due.index("LATE-1"), "the latest order comes first"

@@ -5,19 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from fulfil.orders.export import cell as neutralised  # one rule against CSV injection
 from fulfil.status import STATUS_LABELS
 from fulfil.supervisor.queries import order_batches
 from fulfil.timeutil import lateness, time_left, to_local
 
-# A spreadsheet runs a cell starting with these as a formula (CSV injection); tab and
-# carriage return are how the same trick hides behind leading whitespace.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """The cell as text; a leading ' keeps a would-be formula as plain text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+FLUSH_AT = 64 * 1024  # send the CSV in chunks of about this size, not a write per line
 
 
 @dataclass(frozen=True)
@@ -64,24 +57,22 @@ LIST_COLUMNS = {
 }
 
 
-def csv_lines(work_list, now, zone):
-    """The whole list as CSV text, a line at a time, header first (times in `zone`).
+def csv_chunks(work_list, now, zone):
+    """The whole list as CSV text in chunks, header first (times in `zone`).
 
     It starts with a byte-order mark so Excel reads Cyrillic buyer names as UTF-8.
     """
     columns = COMMON_COLUMNS + LIST_COLUMNS[work_list.key]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-
-    def line(cells):
-        writer.writerow([neutralise(cell) for cell in cells])
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    yield "\ufeff" + line(f"{name} ({zone.key})" if name in TIME_HEADERS else name for name, _ in columns)
+    buffer.write("\ufeff")
+    writer.writerow(f"{name} ({zone.key})" if name in TIME_HEADERS else name for name, _ in columns)
     for batch in order_batches(work_list):
         context = Context(now, zone, work_list.refund_risks(batch, now))
         for order in batch:
-            yield line(cell(order, context) for _, cell in columns)
+            writer.writerow(neutralised(value(order, context)) for _, value in columns)
+        if buffer.tell() > FLUSH_AT:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

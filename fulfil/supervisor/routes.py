@@ -9,7 +9,7 @@ from flask import Response, abort, render_template, request, stream_with_context
 from fulfil.auth.roles import SUPERVISE, roles_required
 from fulfil.supervisor import bp
 from fulfil.supervisor.chart import volume_chart
-from fulfil.supervisor.export import csv_lines
+from fulfil.supervisor.export import csv_chunks
 from fulfil.supervisor.forms import PERIODS, DashboardForm
 from fulfil.supervisor.queries import account_states, marketplace_totals, section, work_lists
 from fulfil.supervisor.stats import format_duration, format_rate, period_stats
@@ -59,6 +59,6 @@ def export(key):
     if work_list is None:
         abort(404)
     filename = f"{key.replace('_', '-')}-{to_local(now):%Y-%m-%d}.csv"
-    lines = csv_lines(work_list, now, local_zone())
-    return Response(stream_with_context(lines), mimetype="text/csv",
+    chunks = csv_chunks(work_list, now, local_zone())
+    return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
