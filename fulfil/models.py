@@ -124,6 +124,10 @@ class Order(db.Model):
         Index("ix_orders_account_ship_by", "account_id", "open_to_ship", "ship_by", "id"),
         Index("ix_orders_sync_state", "sync_state"),
         Index("ix_orders_order_number", "order_number"),
+        # Supervisor: disputes by deadline; statistics over a period of received/shipped orders.
+        Index("ix_orders_dispute", "dispute_open", "dispute_deadline"),
+        Index("ix_orders_ordered_at", "ordered_at"),
+        Index("ix_orders_shipped_at", "shipped_at"),
     )
 
     @property

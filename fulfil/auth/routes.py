@@ -12,6 +12,18 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."
 
 
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send people to the sign-in page. An HTMX request (a poll on a wall screen, an inline
+    save after the session expired) is told to load the page whole, instead of swapping
+    the sign-in form into a table cell."""
+    flash(login_manager.login_message, "info")
+    target = url_for("auth.login", next=_safe_next(request.full_path.rstrip("?")))
+    if request.headers.get("HX-Request") == "true":
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
 def _safe_next(target):
     """Only same-site paths: never redirect a login to another host."""
     if not target:

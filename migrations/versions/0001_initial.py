@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:10:17.147353
+Create Date: 2026-11-21 23:19:00.260917
 
 """
 from alembic import op
@@ -125,9 +125,12 @@ def upgrade():
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_account_ship_by', ['account_id', 'open_to_ship', 'ship_by', 'id'], unique=False)
+        batch_op.create_index('ix_orders_dispute', ['dispute_open', 'dispute_deadline'], unique=False)
         batch_op.create_index('ix_orders_open_ship_by', ['open_to_ship', 'ship_by', 'id'], unique=False)
         batch_op.create_index('ix_orders_order_number', ['order_number'], unique=False)
+        batch_op.create_index('ix_orders_ordered_at', ['ordered_at'], unique=False)
         batch_op.create_index('ix_orders_ship_by', ['ship_by', 'id'], unique=False)
+        batch_op.create_index('ix_orders_shipped_at', ['shipped_at'], unique=False)
         batch_op.create_index('ix_orders_status_ship_by', ['status', 'ship_by', 'id'], unique=False)
         batch_op.create_index('ix_orders_sync_state', ['sync_state'], unique=False)
 
@@ -266,9 +269,12 @@ def downgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_sync_state')
         batch_op.drop_index('ix_orders_status_ship_by')
+        batch_op.drop_index('ix_orders_shipped_at')
         batch_op.drop_index('ix_orders_ship_by')
+        batch_op.drop_index('ix_orders_ordered_at')
         batch_op.drop_index('ix_orders_order_number')
         batch_op.drop_index('ix_orders_open_ship_by')
+        batch_op.drop_index('ix_orders_dispute')
         batch_op.drop_index('ix_orders_account_ship_by')
 
     op.drop_table('orders')
