@@ -169,3 +169,18 @@ def test_neutralised_formula_cells_read_back_as_typed():
 def test_nothing_to_read(text):
     with pytest.raises(ParseError, match="nothing to read"):
         read_pasted(text, MAX_ROWS)
+
+
+def test_column_names_alone_are_not_an_upload():
+    with pytest.raises(ParseError, match="only column names"):
+        read_pasted("Order\tCarrier\tTracking\n", MAX_ROWS)
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("a;b;1,5\nc;d;2", ";"),  # decimal commas in a semicolon file
+    ("a\tDoe, Jane\nb\tRoe, Rick", "\t"),
+    ("a,b\nc,d\nnote without a delimiter", ","),
+    ("Order\tTracking\nPO1\t1Z\n0\x1e0\x1e0", "\t"),  # \x1e is no line end for csv
+])
+def test_sniffing_edge_cases(text, delimiter):
+    assert sniff_delimiter(text) == delimiter

@@ -56,7 +56,8 @@ FIELD_CHOICES = {"": "— ignore this column —", **FIELDS}
 class ColumnsForm(FlaskForm):
     """Which field each column holds: `columns_form` adds one select per column."""
     has_header = BooleanField("The first row holds column names")
-    width = 0
+    width = 0  # columns of the upload
+    row_total = 0  # rows of the upload, the first included
 
     def column_fields(self):
         return [self[f"column_{index}"] for index in range(self.width)]
@@ -72,6 +73,8 @@ class ColumnsForm(FlaskForm):
                                     "one column only.")
         if missing:
             self.form_errors.append(f"Choose the column that holds: {', '.join(missing)}.")
+        if self.has_header.data and self.row_total < 2:
+            self.form_errors.append("There is just one row: it cannot be column names too.")
         return not self.form_errors
 
     @property
@@ -87,7 +90,7 @@ def columns_form(upload):
     class UploadColumnsForm(ColumnsForm):
         pass
 
-    UploadColumnsForm.width = width
+    UploadColumnsForm.width, UploadColumnsForm.row_total = width, len(upload.rows)
     for index in range(width):
         setattr(UploadColumnsForm, f"column_{index}",
                 SelectField(f"Column {index + 1}", choices=FIELD_CHOICES, default=by_index.get(index, "")))

@@ -206,16 +206,19 @@ def decode(data):
 
 
 def sniff_delimiter(text):
-    """Tab, semicolon or comma: the one that splits the first lines into the same number
-    (two or more) of columns most consistently. Ties go to tab, then semicolon, because
-    a comma is also a decimal point in Russian numbers."""
-    lines = [line for line in text.splitlines()[:50] if line.strip()]
-    best, best_share = None, 0
+    """Tab, semicolon or comma: the one that splits most of the first lines into two or
+    more columns, then the one that splits them most evenly. Ties go to tab, then
+    semicolon, because a comma is also a decimal point in Russian numbers."""
+    # Split lines as csv does (str.splitlines also breaks on \x1e, \u2028 and others).
+    lines = [line for line in re.split(r"\r\n?|\n", text)[:50] if line.strip()]
+    best, best_score = None, (0, 0)
     for delimiter in ("\t", ";", ","):
-        widths = [_width(line, delimiter) for line in lines]
-        width, count = Counter(widths).most_common(1)[0]
-        if width >= 2 and count / len(widths) > best_share:
-            best, best_share = delimiter, count / len(widths)
+        widths = [w for w in (_width(line, delimiter) for line in lines) if w >= 2]
+        if not widths:
+            continue
+        score = (len(widths) / len(lines), Counter(widths).most_common(1)[0][1] / len(widths))
+        if score > best_score:
+            best, best_score = delimiter, score
     return best
 
 
@@ -327,6 +330,8 @@ def _collect(numbered_rows, max_rows):
 def _sheet(rows, encoding, delimiter):
     header = recognise_headers(rows[0]["cells"])
     has_header = bool(header)
+    if has_header and len(rows) == 1:
+        raise ParseError("There are only column names: copy the rows below them too.")
     mapping = header if has_header else guess_columns([r["cells"] for r in rows])
     mapping.pop("reason", None)
     return Sheet(rows=rows, encoding=encoding, delimiter=delimiter, has_header=has_header,
