@@ -1,0 +1,105 @@
+"""What a person does with the order console on a tablet (768×1024), in Chromium."""
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from fulfil.extensions import db
+from fulfil.models import Order
+from fulfil.timeutil import utcnow
+from tests.conftest import make_order
+from tests.fixtures_browser import login
+
+pytestmark = pytest.mark.browser
+UPS = "1Z999AA10123456784"
+
+
+def add_order(live_server, **kwargs):
+    with live_server.app.app_context():
+        order = make_order(**kwargs)
+        db.session.commit()
+        return order.id, order.external_id
+
+
+def stored(live_server, order_id):
+    with live_server.app.app_context():
+        order = db.session.get(Order, order_id)
+        return order.status, [s.tracking_number for s in order.shipments]
+
+
+def test_acknowledge_and_ship_a_past_due_order_without_reloading(live_server, page):
+    order_id, _ = add_order(live_server, ship_by=utcnow() - timedelta(hours=4), buyer="Olga Petrova")
+    add_order(live_server, ship_by=utcnow() + timedelta(days=2), buyer="Not Late Yet")
+    login(page)
+    page.get_by_role("link", name=re.compile(r"^Past due")).click()
+    expect(page).to_have_url(re.compile(r"tab=past_due"))
+    row = page.locator(f"#order-{order_id}")
+    expect(page.locator(".order-row")).to_have_count(1)
+    expect(row).to_contain_text("4 h late")
+    page.evaluate("window.sameTabletPage = true")  # a full reload would forget this
+
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(row.locator(".pill")).to_have_text("To pack")
+    row.get_by_role("button", name="Ship").click()
+    row.get_by_label("Carrier", exact=True).select_option("ups")
+    row.get_by_label("Tracking number").fill("1z999 aa1 0123456784")
+    expect(row.locator(".tracking-hint")).to_contain_text("UPS tracking number")
+    row.locator("form.action-form").get_by_role("button", name="Ship").click()
+
+    expect(row.locator(".pill")).to_have_text("In transit")
+    expect(row).to_contain_text("waiting to sync")
+    assert page.evaluate("window.sameTabletPage") is True
+    assert stored(live_server, order_id) == ("in_transit", [UPS])
+
+
+def test_a_wrong_tracking_number_says_what_is_wrong(live_server, page):
+    order_id, _ = add_order(live_server, status="to_pack")
+    login(page)
+    row = page.locator(f"#order-{order_id}")
+    page.get_by_role("link", name=re.compile(r"^All")).click()
+    row.get_by_role("button", name="Ship").click()
+    row.get_by_label("Carrier", exact=True).select_option("ups")
+    row.get_by_label("Tracking number").fill("RA123456785RU")
+    expect(row.locator(".tracking-hint")).to_contain_text("RA123456785RU is not a UPS tracking number")
+
+    row.locator("form.action-form").get_by_role("button", name="Ship").click()
+    expect(row.locator(".field-error")).to_contain_text("is not a UPS tracking number")
+    expect(row.get_by_label("Tracking number")).to_have_value("RA123456785RU")  # nothing typed is lost
+    assert stored(live_server, order_id) == ("to_pack", [])
+
+
+def test_two_tablets_ship_the_same_order(live_server, new_page):
+    order_id, _ = add_order(live_server, status="to_pack")
+    first, second = login(new_page(), "warehouse"), login(new_page(), "seller")
+    for tablet in (first, second):
+        tablet.goto(f"/orders/{order_id}")
+        tablet.get_by_role("button", name="Ship").click()
+        expect(tablet.get_by_label("Tracking number")).to_be_visible()
+    second.get_by_label("Tracking number").fill("9400111899223344556612")
+
+    first.get_by_label("Tracking number").fill(UPS)
+    first.locator("form.action-form").get_by_role("button", name="Ship").click()
+    expect(first.locator("#order-detail .pill").first).to_have_text("In transit")
+
+    second.locator("form.action-form").get_by_role("button", name="Ship").click()
+    conflict = second.locator(".notice.conflict")
+    expect(conflict).to_contain_text("Someone else changed this order while you were working: it is now In transit")
+    expect(conflict).to_contain_text("9400111899223344556612")  # what the second person typed
+    assert stored(live_server, order_id) == ("in_transit", [UPS])
+
+
+def test_search_as_you_type_and_scan(live_server, page):
+    wanted_id, external_id = add_order(live_server, buyer="Olga Petrova")
+    add_order(live_server, buyer="John Smith")
+    login(page)
+    expect(page.locator(".order-row")).to_have_count(2)
+    search = page.get_by_label("Search or scan")
+    search.press_sequentially("olg")
+    expect(page.locator(".order-row")).to_have_count(1)
+    expect(page.locator(f"#order-{wanted_id}")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"q=olg"))
+
+    search.fill(external_id)  # a scanner types the whole number, then Enter
+    search.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/orders/{wanted_id}$"))
