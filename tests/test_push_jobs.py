@@ -13,13 +13,15 @@ from fulfil.models import Order, OutboxEntry
 from fulfil.outbox import record
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
-from workers import push
+from workers import push, wakeups
+from workers.clock import wake_due_entries
 from workers.context import queue_name
 from workers.locks import Locks
 from workers.push import due_heads, enqueue_push, push_entry, retry
 from workers.ratelimit import limiter
 from workers.reconcile import reconcile
 from tests.conftest import make_order
+from tests.fixtures_workers import wait_for
 
 
 def add(order, action, **payload):
@@ -47,11 +49,6 @@ def make_due(*entry_ids):
 
 def queued_ids(app, name="push"):
     return set(Queue(queue_name(app, name), connection=get_redis(app)).job_ids)
-
-
-@pytest.fixture
-def quick_confirm(monkeypatch):
-    monkeypatch.setattr(push, "CONFIRM_POLLS", (0.01, 0.01))
 
 
 def test_entry_sent_once_confirmed_and_order_version_kept(app, fake_marketplace):
@@ -141,7 +138,8 @@ def test_rate_limited_waits_exactly_retry_after_and_pauses_the_account(app, fake
         before = utcnow()
         push_entry(first)
         waiting = entry(first)
-        assert (waiting.state, waiting.error_kind) == ("pending", "rate_limited")
+        # Refused unread: a 429 is not an attempt (bursts must not stretch the backoff).
+        assert (waiting.state, waiting.error_kind, waiting.attempts) == ("pending", "rate_limited", 0)
         delay = (waiting.next_attempt_at - before).total_seconds()
         assert 3.0 <= delay <= 3.5
         # Every worker now waits before calling this account again.
@@ -193,7 +191,7 @@ def test_already_done_counts_as_confirmed(app, fake_marketplace):
         assert entry(first).state == "confirmed"
 
 
-def test_an_asynchronous_write_is_confirmed_by_reading_back(app, fake_marketplace, quick_confirm):
+def test_an_asynchronous_write_is_read_back_later_without_holding_the_worker(app, fake_marketplace):
     fake_marketplace.async_actions = frozenset({"ship"})
     with app.app_context():
         order = make_order("walmart")
@@ -201,40 +199,60 @@ def test_an_asynchronous_write_is_confirmed_by_reading_back(app, fake_marketplac
         db.session.commit()
         fake_marketplace.script[("check", order.external_id)] = [IN_PROGRESS, APPLIED]
         push_entry(first)
-        assert entry(first).state == "confirmed"
+        accepted = entry(first)
+        assert (accepted.state, accepted.attempts) == ("sending", 1)
+        assert accepted.next_attempt_at <= utcnow() + timedelta(seconds=push.CONFIRM_FIRST)
+        # The clock wakes it when the read-back is due.
+        wait_for(lambda: wakeups.pop_due() == [first], timeout=2, message="the wake-up")
+        push_entry(first)
+        assert entry(first).state == "sending"  # still processing on the marketplace
+        make_due(first)
+        push_entry(first)
+        assert (entry(first).state, entry(first).attempts) == ("confirmed", 1)
     assert [c[0] for c in fake_marketplace.calls] == ["push", "check", "check"]
 
 
-def test_a_slow_asynchronous_write_is_confirmed_later_without_writing_again(app, fake_marketplace, quick_confirm):
+def test_entries_wait_for_an_asynchronous_write_to_be_confirmed(app, fake_marketplace):
     fake_marketplace.async_actions = frozenset({"ship"})
     with app.app_context():
         order = make_order("walmart")
         first, second = add(order, "ship", tracking_number="1Z").id, add(order, "deliver").id
         db.session.commit()
-        fake_marketplace.script[("check", order.external_id)] = [IN_PROGRESS]
-        push_entry(first)
-        waiting = entry(first)
-        assert waiting.state == "sending"
-        assert waiting.next_attempt_at > utcnow() + timedelta(seconds=push.CONFIRM_LATER - 1)
-        assert entry(second).state == "pending"  # waits for the ship to be confirmed
-        fake_marketplace.script[("check", order.external_id)] = [APPLIED]
+        push_entry(second)
+        assert [entry(i).state for i in (first, second)] == ["sending", "pending"]
         make_due(first)
-        push_entry(first)
+        push_entry(second)
         assert [entry(i).state for i in (first, second)] == ["confirmed", "confirmed"]
     assert [a for a, _ in fake_marketplace.writes()] == ["ship", "deliver"]
 
 
-def test_an_asynchronous_write_the_marketplace_dropped_is_sent_again(app, fake_marketplace, quick_confirm):
+def test_an_asynchronous_write_the_marketplace_dropped_is_sent_again(app, fake_marketplace):
     fake_marketplace.async_actions = frozenset({"ship"})
     with app.app_context():
         order = make_order("walmart")
-        first = add(order, "ship", tracking_number="1Z").id
+        number, first = order.external_id, add(order, "ship", tracking_number="1Z").id
         db.session.commit()
-        fake_marketplace.script[("check", order.external_id)] = [NOT_APPLIED]
         push_entry(first)
-        dropped = entry(first)
-        assert (dropped.state, dropped.error_kind) == ("pending", "retryable")
-        assert "did not apply" in dropped.last_error
+        fake_marketplace.script[("check", number)] = [NOT_APPLIED]  # e.g. Ozon's ship_failed
+        make_due(first)
+        push_entry(first)
+        assert (entry(first).state, entry(first).attempts) == ("sending", 2)
+    assert [c[0] for c in fake_marketplace.calls] == ["push", "check", "push"]
+
+
+def test_confirmation_reads_get_sparser_the_longer_a_write_takes():
+    sent = utcnow()
+    assert push.confirm_delay(sent, sent) == push.CONFIRM_FIRST
+    assert push.confirm_delay(sent, sent + timedelta(seconds=4)) == 2.0
+    assert push.confirm_delay(sent, sent + timedelta(minutes=5)) == push.CONFIRM_CAP
+
+
+def test_a_due_wake_up_is_enqueued_by_the_clock(app, clean_redis):
+    with app.app_context():
+        wakeups.schedule({7: 0, 8: 60})
+        wake_due_entries()
+        assert queued_ids(app) == {"push-7"}
+        assert wakeups.pop_due() == []  # 8 is not due for a minute, 7 was taken once
 
 
 def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake_marketplace):
@@ -283,6 +301,10 @@ def test_enqueue_is_a_noop_while_the_job_waits(app, clean_redis):
         assert enqueue_push([1, 2]) == ["push-1"]
         clean_redis.flushdb()  # Redis lost everything: enqueue again
         assert enqueue_push([2]) == ["push-2"]
+        # A worker killed just after taking push-2 off the queue: "queued", but in no queue.
+        clean_redis.delete(Queue(queue_name(app, "push"), connection=clean_redis).key)
+        assert enqueue_push([2]) == []
+        assert enqueue_push([2], check_queue=True) == ["push-2"]
 
 
 def test_reconciler_enqueues_what_is_due_and_first_in_line(app, clean_redis, fake_marketplace):

@@ -65,38 +65,46 @@ def job(queue, *, timeout, ttl, result_ttl=0, failure_ttl=DAY):
     return decorate
 
 
-def enqueue_unique(spec, calls, started_grace):
+def enqueue_unique(spec, calls, started_grace, check_queue=False):
     """Enqueue `calls` ({job_id: args}) unless the same job is already on its way.
 
     A job is on its way while it waits in its queue, or while it runs and started less
     than `started_grace` seconds ago. A job that "started" longer ago than that is taken
     for one whose worker died (RQ itself notices that only minutes later): enqueuing it
-    again is safe because every job here is idempotent. Returns the ids enqueued.
+    again is safe because every job here is idempotent.
+
+    `check_queue` (for the reconciler): believe "queued" only of jobs really in the queue.
+    A worker killed right after taking a job off the queue leaves it "queued" but nowhere
+    to be found (RQ's intermediate queue), and RQ gives up on it only minutes later.
+    Returns the ids enqueued.
     """
     if not calls:
         return []
     app = current_app._get_current_object()
     redis = get_redis(app)
+    queue = Queue(queue_name(app, spec.queue), connection=redis)
     ids = list(calls)
     with redis.pipeline(transaction=False) as pipe:
         for job_id in ids:
             pipe.hmget(Job.key_for(job_id), "status", "started_at")
+        if check_queue:
+            pipe.lrange(queue.key, 0, -1)
         found = pipe.execute()
+    listed = {job_id.decode() for job_id in found.pop()} if check_queue else None
     oldest_live_start = utcnow() - timedelta(seconds=started_grace)
     wanted = [job_id for job_id, (status, started_at) in zip(ids, found)
-              if not _on_its_way(status, started_at, oldest_live_start)]
+              if not _on_its_way(job_id, status, started_at, oldest_live_start, listed)]
     if wanted:
-        queue = Queue(queue_name(app, spec.queue), connection=redis)
         with redis.pipeline() as pipe:
             queue.enqueue_many([spec.prepare(job_id, calls[job_id]) for job_id in wanted], pipeline=pipe)
             pipe.execute()
     return wanted
 
 
-def _on_its_way(status, started_at, oldest_live_start):
+def _on_its_way(job_id, status, started_at, oldest_live_start, listed):
     status = status.decode() if status else None
     if status in WAITING:
-        return True
+        return listed is None or status != "queued" or job_id in listed
     if status == "started" and started_at:
         return utcparse(started_at.decode()).replace(tzinfo=None) > oldest_live_start
     return False

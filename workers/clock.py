@@ -1,57 +1,73 @@
-"""The clock: enqueues the periodic jobs, each with a fixed job id.
+"""The clock: what must happen on time, and nothing else.
 
-    reconcile   workers.reconcile.reconcile, every ~2 s
-    import-all  workers.imports.import_all, every FULFIL_IMPORT_INTERVAL seconds (30)
+    wake-ups    every 0.1 s: outbox entries whose wait is over are enqueued (workers.wakeups)
+    reconcile   every ~2 s: workers.reconcile.reconcile, job id "reconcile"
+    import-all  every FULFIL_IMPORT_INTERVAL s (30): workers.imports.import_all, id "import-all"
 
-A fixed id makes a second enqueue a no-op while the job waits or runs, so one slow run is
-never stacked behind another, and two clocks (by mistake) do no harm.
+A fixed job id makes a second enqueue a no-op while the job waits or runs, so a slow run is
+never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
 """
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import redis as redis_lib
 
-from workers import JobSpec, enqueue_unique
+from workers import JobSpec, enqueue_unique, wakeups
 from workers.context import app_context
+from workers.push import enqueue_push
 from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
+WAKEUPS_EVERY = 0.1
 RECONCILE_EVERY = 2.0
 IMPORT_ALL = JobSpec("workers.imports.import_all", "import", timeout=120, ttl=600)
 
 
 @dataclass
-class Tick:
-    job_id: str
-    spec: JobSpec
+class Task:
+    name: str
     every: float
-    due: float = 0.0  # time.monotonic() of the next enqueue
+    action: object  # called inside the app context
+    due: float = 0.0  # time.monotonic() of the next run
 
 
-def schedule(import_every, reconcile_every=RECONCILE_EVERY):
-    ticks = [Tick("reconcile", reconcile.spec, reconcile_every)]
+def enqueue_job(spec, job_id):
+    enqueue_unique(spec, {job_id: ()}, started_grace=spec.timeout)
+
+
+def wake_due_entries():
+    due = wakeups.pop_due()
+    if due:
+        enqueue_push(due)
+
+
+def tasks(import_every, reconcile_every=RECONCILE_EVERY):
+    scheduled = [Task("wakeups", WAKEUPS_EVERY, wake_due_entries),
+                 Task("reconcile", reconcile_every, partial(enqueue_job, reconcile.spec, "reconcile"))]
     if import_every > 0:
-        ticks.append(Tick("import-all", IMPORT_ALL, import_every))
-    return ticks
+        scheduled.append(Task("import-all", import_every, partial(enqueue_job, IMPORT_ALL, "import-all")))
+    return scheduled
 
 
 def run(stop, import_every, reconcile_every=RECONCILE_EVERY):
-    """Enqueue each job when its time comes until `stop` (a threading.Event) is set."""
-    ticks = schedule(import_every, reconcile_every)
-    log.info("clock=started jobs=%s", ",".join(f"{t.job_id}/{t.every:g}s" for t in ticks))
+    """Run each task when its time comes until `stop` (a threading.Event) is set."""
+    scheduled = tasks(import_every, reconcile_every)
+    log.info("clock=started tasks=%s", ",".join(f"{t.name}/{t.every:g}s" for t in scheduled))
     while not stop.is_set():
-        now = time.monotonic()
-        for tick in ticks:
-            if now < tick.due:
-                continue
-            tick.due = now + tick.every
-            try:
-                with app_context():
-                    enqueue_unique(tick.spec, {tick.job_id: ()}, started_grace=tick.spec.timeout)
-            except redis_lib.RedisError as exc:
-                # Redis down or restarting: the next tick tries again; nothing waits on this one.
-                log.warning("clock=enqueue_failed job=%s error=%r", tick.job_id, exc)
-        stop.wait(max(0.05, min(t.due for t in ticks) - time.monotonic()))
+        with app_context():
+            for task in scheduled:
+                now = time.monotonic()
+                if now < task.due:
+                    continue
+                task.due = now + task.every
+                try:
+                    task.action()
+                except redis_lib.RedisError as exc:
+                    # Redis down or restarting: the next round tries again; the reconciler
+                    # finds in the database whatever a lost wake-up would have enqueued.
+                    log.warning("clock=task_failed task=%s error=%r", task.name, exc)
+        stop.wait(max(0.0, min(t.due for t in scheduled) - time.monotonic()))
     log.info("clock=stopped")

@@ -21,10 +21,10 @@ An entry's life
     (adapter.check) and writes only if the change is not there, so nothing is applied twice.
     Entries of an order queued behind a failed one wait until a person retries it.
 
-Delays — backoff with full jitter, the marketplace's Retry-After, confirmations of
-asynchronous writes that take longer than a moment — live in next_attempt_at and the
-reconciler (every ~2 s) enqueues the entry when its time comes: one mechanism that a
-Redis flush or restart cannot lose.
+Waiting never holds a worker. Backoff (full jitter), the marketplace's Retry-After and
+the read-back of an asynchronous write (Ozon packing, Wish tracking) set next_attempt_at
+and a wake-up (workers.wakeups): the clock enqueues the entry again at that moment, and
+should Redis forget the wake-up, the reconciler finds the entry in the database.
 """
 import logging
 import random
@@ -34,7 +34,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from fulfil import marketplaces
@@ -45,7 +45,7 @@ from fulfil.models import OutboxEntry, Order
 from fulfil.outbox import refresh_sync_state
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
-from workers import DAY, enqueue_unique, job
+from workers import DAY, enqueue_unique, job, wakeups
 from workers.locks import Locks
 from workers.ratelimit import limited_adapter, limiter
 
@@ -54,11 +54,13 @@ log = logging.getLogger(__name__)
 UNFINISHED = ("pending", "sending")
 PUSH_TIMEOUT = 300
 BACKOFF_BASE = 1.0  # seconds; the ceiling doubles with every attempt ...
-BACKOFF_CAP = 300.0  # ... up to five minutes
-# Read-backs of an asynchronous write inside the job (seconds between them): most settle
-# within a second, and confirming now lets the order's next entry go at once.
-CONFIRM_POLLS = (0.2, 0.3, 0.5, 1.0)
-CONFIRM_LATER = 2.0  # not settled yet: the reconciler reads again this much later
+# ... up to a minute: after an outage everything is through within a minute, and the
+# shared rate limit, not the backoff, keeps the load on the marketplace in bounds.
+BACKOFF_CAP = 60.0
+# An asynchronous write is read back this long after it was sent (most settle within a
+# second), then at half its age so far — sparser the longer it takes — at most every 5 s.
+CONFIRM_FIRST = 0.3
+CONFIRM_CAP = 5.0
 # A worker waits this long at most for the account's rate limit; a longer wait (after a
 # 429, or many workers on a slow account) reschedules the entry and frees the worker.
 LONGEST_RATE_WAIT = 2.0
@@ -68,10 +70,15 @@ def job_id(entry_id):
     return f"push-{entry_id}"
 
 
-def enqueue_push(entry_ids):
+def enqueue_push(entry_ids, check_queue=False):
     """Hand entries to the workers (after commit, from the reconciler, after a retry)."""
     return enqueue_unique(push_entry.spec, {job_id(i): (i,) for i in entry_ids},
-                          started_grace=current_app.config["OUTBOX_STALE_SECONDS"])
+                          started_grace=current_app.config["OUTBOX_STALE_SECONDS"], check_queue=check_queue)
+
+
+def confirm_delay(sent_at, now=None):
+    age = ((now or utcnow()) - sent_at).total_seconds() if sent_at else 0.0
+    return min(CONFIRM_CAP, max(CONFIRM_FIRST, age / 2))
 
 
 def backoff(attempts, rng=random):
@@ -104,7 +111,11 @@ def _push_order(order_id, locks):
     touched = {order_id}
     while locks.holds(order_id):
         head = _head(order_id)
-        if head is None or head.state == "failed" or not _due(head):
+        if head is None or head.state == "failed":
+            break
+        if not _due(head):
+            # Woken early (or by another entry's job): sleep again until the head is due.
+            wakeups.schedule({head.id: (head.next_attempt_at - utcnow()).total_seconds()})
             break
         partners = _lock_partners(head, locks)
         touched.update(partners.values())
@@ -130,25 +141,34 @@ def _due(entry, now=None):
     return entry.next_attempt_at is None or entry.next_attempt_at <= (now or utcnow())
 
 
-def _due_heads_query(now):
+def _due_heads_statement():
     earlier = aliased(OutboxEntry)
     unfinished_before = exists().where(earlier.order_id == OutboxEntry.order_id,
                                        earlier.id < OutboxEntry.id, earlier.state != "confirmed")
     return (select(OutboxEntry.id, OutboxEntry.order_id)
             .where(OutboxEntry.state.in_(UNFINISHED),
-                   or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= now),
+                   or_(OutboxEntry.next_attempt_at.is_(None), OutboxEntry.next_attempt_at <= bindparam("now")),
                    ~unfinished_before)
             .order_by(OutboxEntry.id))
 
 
-def due_heads(order_ids=None, limit=None):
-    """Ids of entries that may be sent now: due, and first in line in their order."""
-    query = _due_heads_query(utcnow())
+# Built once: every job runs these, and building them costs more than running them.
+_DUE_HEADS = _due_heads_statement()
+_DUE_HEADS_FIRST = _DUE_HEADS.limit(bindparam("limit"))
+_DUE_HEADS_OF_ORDERS = _DUE_HEADS.where(OutboxEntry.order_id.in_(bindparam("order_ids", expanding=True)))
+_BATCH_PARTNERS = _DUE_HEADS.where(OutboxEntry.account_id == bindparam("account_id"),
+                                   OutboxEntry.action == bindparam("action"),
+                                   OutboxEntry.order_id != bindparam("order_id")).limit(bindparam("limit"))
+
+
+def due_heads(order_ids=None, limit=5000):
+    """Ids of entries that may be sent now: due, and first in line in their order (of
+    `order_ids`, or the oldest `limit` of all: a longer backlog is taken on later calls)."""
     if order_ids is not None:
-        query = query.where(OutboxEntry.order_id.in_(list(order_ids)))
-    if limit:
-        query = query.limit(limit)
-    ids = [row.id for row in db.session.execute(query)]
+        rows = db.session.execute(_DUE_HEADS_OF_ORDERS, {"now": utcnow(), "order_ids": list(order_ids)})
+    else:
+        rows = db.session.execute(_DUE_HEADS_FIRST, {"now": utcnow(), "limit": limit})
+    ids = [row.id for row in rows]
     db.session.close()
     return ids
 
@@ -159,11 +179,9 @@ def _lock_partners(head, locks):
     limit = marketplaces.module_for(head.account.kind).ADAPTER.BATCH_LIMITS.get(head.action, 1)
     if limit <= 1:
         return {}
-    rows = db.session.execute(
-        _due_heads_query(utcnow())
-        .where(OutboxEntry.account_id == head.account_id, OutboxEntry.action == head.action,
-               OutboxEntry.order_id != head.order_id)
-        .limit(limit * 2)).all()
+    rows = db.session.execute(_BATCH_PARTNERS, {
+        "now": utcnow(), "account_id": head.account_id, "action": head.action, "order_id": head.order_id,
+        "limit": limit * 2}).all()
     partners = {}
     for row in rows:
         if len(partners) == limit - 1:
@@ -180,6 +198,7 @@ class Item:
     order_id: int
     payload: dict
     attempts: int
+    sent_at: object  # datetime of the latest send, None before the first
     unknown: bool  # an earlier send may have been applied: read before writing
     outcome: "Outcome | None" = None
 
@@ -206,7 +225,7 @@ class Batch:
         now = utcnow()
         # A partner may have been sent by another worker between our query and our lock.
         entries = [e for e in entries if e.state in UNFINISHED and _due(e, now)]
-        self.items = [Item(e.id, e.order_id, dict(e.payload or {}), e.attempts,
+        self.items = [Item(e.id, e.order_id, dict(e.payload or {}), e.attempts, e.sent_at,
                            unknown=e.state == "sending" or e.error_kind == "retryable")
                       for e in entries]
         if entries:
@@ -235,7 +254,6 @@ class Batch:
             else:
                 self._read_back()
                 self._write()
-                self._confirm()
         except Exception as exc:
             # Not a marketplace answer (a bug, a database or Redis failure): record what we
             # know, treat the rest as "outcome unknown", and let RQ see the exception.
@@ -262,8 +280,13 @@ class Batch:
             if remote == APPLIED:
                 item.outcome = CONFIRMED
             elif remote == IN_PROGRESS:
-                item.outcome = Outcome("sending", delay=CONFIRM_LATER)
-            elif remote != NOT_APPLIED:
+                item.outcome = Outcome("sending", delay=confirm_delay(item.sent_at))
+            elif remote == NOT_APPLIED:
+                # Never arrived, or the marketplace dropped it after accepting it (Ozon
+                # "ship_failed", Wish processing FAILED): sent again below.
+                log.info("push=resend entry=%s order=%s action=%s attempts=%s reason=not_applied",
+                         item.entry_id, item.order_id, self.action, item.attempts)
+            else:
                 raise ValueError(f"{type(self.adapter).__name__}.check answered {remote!r}")
 
     def _write(self):
@@ -289,36 +312,16 @@ class Batch:
         except MarketplaceError as exc:
             results = [exc] * len(to_send)
         for item, result in zip(to_send, results):
+            if isinstance(result, RateLimited):
+                # Refused unread: not an attempt, so 429 bursts do not stretch the backoff.
+                item.attempts -= 1
             if result is not None:
                 item.outcome = self._after_error(item, result)
-            elif self.action not in self.adapter.ASYNC_ACTIONS:
+            elif self.action in self.adapter.ASYNC_ACTIONS:
+                # Accepted, not applied yet: read back shortly (the worker does not wait).
+                item.outcome = Outcome("sending", delay=CONFIRM_FIRST)
+            else:
                 item.outcome = CONFIRMED
-            # else: accepted, not yet applied — _confirm reads it back
-
-    def _confirm(self):
-        """Asynchronous writes (Ozon packing, Wish tracking): read back a few times now."""
-        waiting = [i for i in self.items if i.outcome is None]
-        for pause in CONFIRM_POLLS:
-            if not waiting:
-                return
-            time.sleep(pause)
-            still = []
-            for item in waiting:
-                try:
-                    remote = self.adapter.check(self.action, item.payload)
-                except MarketplaceError as exc:
-                    item.outcome = self._after_error(item, exc, sent=True)
-                    continue
-                if remote == APPLIED:
-                    item.outcome = CONFIRMED
-                elif remote == NOT_APPLIED:
-                    item.outcome = Outcome("pending", delay=backoff(item.attempts), error=Retryable(
-                        f"{self.label} accepted the change but did not apply it; sending it again."))
-                else:
-                    still.append(item)
-            waiting = still
-        for item in waiting:
-            item.outcome = Outcome("sending", delay=CONFIRM_LATER)
 
     def _after_error(self, item, exc, sent=False):
         """What a marketplace error means for the entry. `sent`: a write may be applied
@@ -344,7 +347,7 @@ class Batch:
         db.session.commit()
         db.session.close()
         for item in items:
-            item.attempts += 1
+            item.attempts, item.sent_at = item.attempts + 1, now
 
     def _record(self, started):
         """Write every outcome, and the orders' sync state, in one transaction."""
@@ -359,7 +362,7 @@ class Batch:
             if outcome.state == "pending" and not outcome.taken_on:
                 entry.next_attempt_at = now + timedelta(seconds=outcome.delay)
                 continue
-            entry.state = outcome.state
+            entry.state, entry.attempts = outcome.state, item.attempts
             entry.next_attempt_at = (None if outcome.state in ("confirmed", "failed")
                                      else now + timedelta(seconds=outcome.delay))
             if outcome.state == "confirmed":
@@ -370,6 +373,7 @@ class Batch:
                 entry.error_kind = entry.last_error = None
         store_sync_state({e.order_id for e in entries})
         db.session.commit()
+        wakeups.schedule({i.entry_id: i.outcome.delay for i in decided.values() if i.outcome.state in UNFINISHED})
         elapsed_ms = (time.monotonic() - started) * 1000
         for item in decided.values():
             self._log(item, elapsed_ms)

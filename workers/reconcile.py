@@ -6,7 +6,8 @@ enqueued. So a crash between commit and enqueue, a Redis flush or restart, or a 
 worker loses nothing: a killed worker's entries stay "sending" until their lease
 (OUTBOX_STALE_SECONDS) ends, and are then sent again after reading the marketplace first.
 Retries and confirmations that wait for later (next_attempt_at) come back the same way.
-Enqueuing an entry whose job already waits is a no-op, so running often costs little.
+Enqueuing an entry whose job already waits in the queue is a no-op, so running often
+costs little; a job a killed worker took off the queue but never started is found too.
 """
 import logging
 
@@ -15,14 +16,11 @@ from workers.push import due_heads, enqueue_push
 
 log = logging.getLogger(__name__)
 
-# Entries looked at per run; a longer backlog is taken on the next runs, oldest first.
-MOST_PER_RUN = 5000
-
 
 @job("reconcile", timeout=60, ttl=60)
 def reconcile():
-    due = due_heads(limit=MOST_PER_RUN)
-    enqueued = enqueue_push(due)
+    due = due_heads()
+    enqueued = enqueue_push(due, check_queue=True)
     if enqueued:
         log.info("reconcile=enqueued count=%s due=%s first=%s", len(enqueued), len(due), enqueued[0])
     return len(enqueued)
