@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.bulk.models import Upload
-from fulfil.bulk.preview import GOOD, check_rows, lookup_key, rows_from
+from fulfil.bulk.preview import GOOD, check_rows, gc_paused, lookup_key, rows_from
 from fulfil.extensions import db
 from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
@@ -101,22 +101,11 @@ def _apply(upload):
     outcomes = list(upload.outcomes or [None] * len(upload.verdicts))
     for index, verdict in enumerate(upload.verdicts):
         if outcomes[index] is None and verdict["verdict"] not in GOOD:
-            outcomes[index] = {"outcome": "unchanged" if verdict["verdict"] == "same" else "error",
-                               "reason": verdict["reason"], "entries": []}
+            outcomes[index] = _nothing_to_do(verdict["verdict"], verdict["reason"])
     todo = [row for row in rows_from(upload) if outcomes[row.index] is None]
     for batch in _batches(todo):
-        check_rows(batch, upload.acknowledge)
-        actor = Actor(actor_user, source="bulk", upload_id=upload.id)
-        by_order = defaultdict(list)
-        for row in batch:
-            if row.verdict in GOOD:
-                by_order[row.order].append(row)
-            else:
-                outcomes[row.index] = {"outcome": "unchanged" if row.verdict == "same" else "error",
-                                       "reason": row.reason, "entries": []}
-        for order, rows in by_order.items():
-            for row, outcome in _apply_order(order, rows, actor).items():
-                outcomes[row.index] = outcome
+        with gc_paused():
+            _apply_batch(batch, upload, actor_user, outcomes)
         upload.outcomes = list(outcomes)  # a new list: SQLAlchemy sees the JSON changed
         upload.done += len(batch)
         db.session.commit()
@@ -128,6 +117,20 @@ def _apply(upload):
     upload.outcomes = list(outcomes)
     upload.state, upload.finished_at = "done", utcnow()
     db.session.commit()
+
+
+def _apply_batch(batch, upload, actor_user, outcomes):
+    check_rows(batch, upload.acknowledge)
+    actor = Actor(actor_user, source="bulk", upload_id=upload.id)
+    by_order = defaultdict(list)
+    for row in batch:
+        if row.verdict in GOOD:
+            by_order[row.order].append(row)
+        else:
+            outcomes[row.index] = _nothing_to_do(row.verdict, row.reason)
+    for order, rows in by_order.items():
+        for row, outcome in _apply_order(order, rows, actor).items():
+            outcomes[row.index] = outcome
 
 
 def _batches(rows):
@@ -176,6 +179,11 @@ def _apply_order(order, rows, actor):
 
 def _error(reason):
     return {"outcome": "error", "reason": reason, "entries": []}
+
+
+def _nothing_to_do(verdict, reason):
+    """The outcome of a row that is already so, or that has an error."""
+    return {"outcome": "unchanged" if verdict == "same" else "error", "reason": reason, "entries": []}
 
 
 def _packages(rows):
