@@ -294,3 +294,9 @@ def test_csv_export_refuses_a_bad_filter(client, auth):
     response = client.get("/orders/export.csv?tab=nope")
     assert response.status_code == 400
     assert "List “nope” is unknown" in response.text
+
+
+def test_a_status_filter_outside_a_tab_empties_it(client, auth, inbox):
+    auth.login()
+    counts = tab_counts(client.get("/?tab=all&status=delivered").text)
+    assert counts == {"New": "0", "Due today": "0", "Past due": "0", "In transit": "0", "All": "1"}

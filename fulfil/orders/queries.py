@@ -6,13 +6,14 @@ page costs the same at 2,000 and at 200,000 orders: no OFFSET, no unbounded COUN
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from fulfil import tracking
 from fulfil.extensions import db
 from fulfil.models import Order, SearchKey
 from fulfil.search import prefix_bounds
+from fulfil.status import OPEN_STATUSES, STATUS_LABELS
 from fulfil.timeutil import today_bounds, utcnow
 
 TABS = {
@@ -117,7 +118,15 @@ def _tab_condition(tab, clock):
     }[tab]
 
 
+# The statuses each tab can hold: a status filter outside them means an empty list, which
+# is answered without walking an index only to find nothing in it.
+TAB_STATUSES = {"new": {"new"}, "due_today": OPEN_STATUSES, "past_due": OPEN_STATUSES,
+                "in_transit": {"in_transit"}, "all": set(STATUS_LABELS)}
+
+
 def _conditions(order_filter, clock, found):
+    if order_filter.status and order_filter.status not in TAB_STATUSES[order_filter.tab]:
+        return [false()]
     conditions = [_tab_condition(order_filter.tab, clock)]
     if order_filter.marketplace:
         conditions.append(Order.marketplace == order_filter.marketplace)
