@@ -100,6 +100,8 @@ def test_search_as_you_type_and_scan(live_server, page):
     expect(page.locator(f"#order-{wanted_id}")).to_be_visible()
     expect(page).to_have_url(re.compile(r"q=olg"))
 
-    search.fill(external_id)  # a scanner types the whole number, then Enter
-    search.press("Enter")
+    search.fill("")
+    search.blur()  # nothing has the focus now
+    page.keyboard.type(external_id)  # a scanner types the whole number, then Enter
+    page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/orders/{wanted_id}$"))

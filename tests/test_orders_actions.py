@@ -301,6 +301,10 @@ def test_bad_input_is_answered_clearly(client, auth, app):
     response = post(client, order_id, "ship", fields(order_id, **{
         "packages-0-carrier": "pigeon", "packages-0-tracking_number": UPS}))
     assert response.status_code == 422 and "Not a valid choice" in response.text
+    response = post(client, order_id, "ship", fields(order_id, **{
+        "packages-0-carrier": "other", "packages-0-tracking_number": "ABC123456789",
+        "packages-0-tracking_url": "javascript:alert(1)"}))
+    assert response.status_code == 422 and "starting with https://" in response.text
     assert load(app, order_id).status == "to_pack" and count(app, Event) == 0
 
 

@@ -139,12 +139,20 @@ class ActionForm(FlaskForm):
     def show_errors(self, errors):
         """Put InvalidInput messages (field name -> message) next to their fields."""
         for name, message in errors.items():
-            field = self._fields.get(name)
-            (field.errors if field is not None else self.form_errors).append(message)
+            if not _add_error(self, name, message):
+                self.form_errors.append(message)
 
     def entered(self):
         """(label, value) of what the person typed, to show when the form is not offered again."""
         return list(_entered(self)) if self.is_submitted() else []
+
+
+def _add_error(form, name, message):
+    field = form._fields.get(name)
+    if field is None:
+        return False
+    field.errors = [*field.errors, message]  # a tuple until the field is validated
+    return True
 
 
 def _entered(fields):
@@ -160,12 +168,18 @@ def _entered(fields):
             yield field.label.text, value
 
 
+def _web_address(form, field):
+    # Shown as a link on the order page: only web addresses, never javascript: and the like.
+    if field.data and not field.data.lower().startswith(("https://", "http://")):
+        raise ValidationError("Enter the tracking page's web address, starting with https://")
+
+
 class TrackingFields:
     """Carrier + tracking number (+ tracking page for carriers outside a marketplace's list)."""
     carrier = SelectField("Carrier", choices=[], default="")
     tracking_number = StringField("Tracking number", filters=[_strip], validators=[Length(max=80)])
     tracking_url = URLField("Tracking page (URL) for “Other carrier”", filters=[_strip],
-                            validators=[Optional(), Length(max=500)])
+                            validators=[Optional(), Length(max=500), _web_address])
 
 
 class LineQuantityForm(Form):
@@ -244,14 +258,6 @@ class ShipForm(ActionForm):
             errors = {name: message for name, message in errors.items()
                       if not _add_error(package, name, message)}
         super().show_errors(errors)
-
-
-def _add_error(form, name, message):
-    field = form._fields.get(name)
-    if field is None:
-        return False
-    field.errors = [*field.errors, message]
-    return True
 
 
 class EditTrackingForm(TrackingFields, ActionForm):

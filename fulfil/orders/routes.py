@@ -16,7 +16,7 @@ from fulfil import tracking
 from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perform
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
-from fulfil.models import Event, MarketplaceAccount, Order, OutboxEntry, Shipment
+from fulfil.models import Event, MarketplaceAccount, Order, Shipment
 from fulfil.orders import barcode, bp, labels, queries
 from fulfil.orders.export import csv_chunks
 from fulfil.orders.forms import ACTION_FORMS, ListForm, carrier_choices, form_prefix
@@ -133,13 +133,7 @@ def _page_context(order):
                                 Order.id != order.id).order_by(Order.id).limit(50)).all()
     events = db.session.scalars(select(Event).where(Event.order_id == order.id)
                                 .order_by(Event.created_at.desc(), Event.id.desc()).limit(HISTORY_LIMIT)).all()
-    # The sync blueprint renders each pending change's state itself (and polls); until it
-    # exists the page lists the outbox entries.
-    sync_fragment = "sync.order_sync" in current_app.view_functions
-    outbox = [] if sync_fragment else db.session.scalars(
-        select(OutboxEntry).where(OutboxEntry.order_id == order.id).order_by(OutboxEntry.id.desc()).limit(50)).all()
-    return {"order": order, "siblings": siblings, "events": events, "sync_fragment": sync_fragment,
-            "outbox": outbox}
+    return {"order": order, "siblings": siblings, "events": events}
 
 
 @bp.route("/orders/<int:order_id>")

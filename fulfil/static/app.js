@@ -22,7 +22,9 @@ document.addEventListener("htmx:beforeSwap", (event) => {
 document.addEventListener("keydown", (event) => {
   const box = document.querySelector("[data-scan-box]");
   const typing = event.target.closest("input, select, textarea, [contenteditable]");
-  if (!box || typing || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
+  // Space stays with a focused button; scanners type letters, digits and dashes.
+  if (!box || typing || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1 ||
+      event.key === " ") return;
   box.focus();
 });
 // "Use UPS" beside a tracking number: pick that carrier in the package's carrier list.
