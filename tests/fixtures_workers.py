@@ -7,24 +7,17 @@ End-to-end tests: `pipeline` starts real worker processes (`python -m workers.ru
 test Redis and the test's database (SQLite file or PostgreSQL — the `app` fixture is
 parametrized over both), with marketplace accounts pointing at the simulators.
 """
-import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
-import requests
 
+from bench import push_harness as harness
 from fulfil.extensions import db
 from fulfil.marketplaces.base import APPLIED, NOT_APPLIED, Adapter
 from fulfil.models import OutboxEntry
 from tests.conftest import make_account
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
@@ -144,44 +137,19 @@ class Pipeline:
     """Real workers on the test database and Redis, accounts on the simulators."""
     app: object
     redis: redis_lib.Redis
-    env: dict
     sims: dict
     accounts: dict  # kind -> MarketplaceAccount id
-    log_path: Path
-    process: subprocess.Popen = None
+    workers: harness.Workers
 
-    def start(self, workers=2, extra=()):
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "workers.run", "--workers", str(workers), *extra],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        wait_for(lambda: len(self.children()) == workers + ("--no-clock" not in extra),
-                 timeout=20, message="worker processes")
+    def start(self, workers=2):
+        self.workers.start(workers)
         return self
 
     def children(self):
-        """Pids of the worker and clock processes (children of workers.run)."""
-        if self.process is None or self.process.poll() is not None:
-            return []
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
-
-    def stop(self):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        # Children left behind (their parent was SIGKILLed) stop when they see it gone.
-        self.process = None
+        return self.workers.children()
 
     def log(self):
-        return self.log_path.read_text(errors="replace")
+        return self.workers.log()
 
     def entries(self, order_id=None):
         with self.app.app_context():
@@ -193,11 +161,11 @@ class Pipeline:
             db.session.remove()
             return rows
 
-    def wait_settled(self, timeout=60, states=("confirmed", "failed")):
+    def wait_settled(self, timeout=60):
         """Every entry confirmed or failed; returns the entries."""
         def settled():
             rows = self.entries()
-            return rows if rows and all(e.state in states for e in rows) else None
+            return rows if rows and all(e.state in ("confirmed", "failed") for e in rows) else None
         try:
             return wait_for(settled, timeout=timeout, interval=0.2, message="entries to settle")
         except AssertionError:
@@ -206,50 +174,26 @@ class Pipeline:
                                  + "\n--- worker log ---\n" + self.log()[-6000:])
 
 
-def account_env(slug, settings, rate_limit):
-    prefix = "FULFIL_ACCOUNT_" + slug.upper().replace("-", "_") + "_"
-    env = {prefix + k.upper(): str(v) for k, v in settings.items() if k != "slug"}
-    env[prefix + "RATE_LIMIT"] = str(rate_limit)
-    return env
-
-
-def pipeline_env(app, redis_url, sims, rate_limit=200, **overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FULFIL_ACCOUNT")}
-    env.update(PYTHONPATH=str(ROOT), DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=redis_url, FULFIL_REDIS_FALLBACK="0", FULFIL_IMPORT_INTERVAL="0",
-               FULFIL_OUTBOX_STALE_SECONDS="4", FULFIL_TIMEZONE="UTC",
-               FULFIL_ACCOUNTS=",".join(sim.settings()["slug"] for sim in sims.values()))
-    for sim in sims.values():
-        env.update(account_env(sim.settings()["slug"], sim.settings(timeout=2), rate_limit))
-    env.update({k: str(v) for k, v in overrides.items()})
-    return env
-
-
 @pytest.fixture
 def pipeline(app, clean_redis, redis_url, sims, tmp_path):
     """Accounts on the simulators (in the database and in config), workers not yet started:
     call `pipeline.start()`. Outbox entries are enqueued after commit, as in production."""
-    accounts = {}
+    accounts, settings = {}, {}
     with app.app_context():
         for kind, sim in sims.items():
-            settings = sim.settings(timeout=2)
-            account = make_account(kind, slug=settings["slug"])
+            slug = f"{kind}-sim"
+            settings[slug] = sim.settings(timeout=2)
+            account = make_account(kind, slug=slug)
             account.base_url, account.rate_limit = sim.url, 200
-            # A new dict: TestConfig's one is shared by every app of the session.
-            app.config["MARKETPLACE_ACCOUNTS"] = {**app.config["MARKETPLACE_ACCOUNTS"],
-                                                  settings["slug"]: settings}
             db.session.flush()
             accounts[kind] = account.id
         db.session.commit()
-    app.config.update(OUTBOX_ENQUEUE=True, OUTBOX_STALE_SECONDS=4)
-    line = Pipeline(app, clean_redis, pipeline_env(app, redis_url, sims), sims, accounts,
-                    tmp_path / "workers.log")
+    # A new dict: TestConfig's one is shared by every app of the session.
+    app.config.update(MARKETPLACE_ACCOUNTS={**app.config["MARKETPLACE_ACCOUNTS"], **settings},
+                      OUTBOX_ENQUEUE=True, OUTBOX_STALE_SECONDS=4)
+    env = harness.worker_env(app.config["SQLALCHEMY_DATABASE_URI"], redis_url,
+                             {slug: dict(value, rate_limit=200) for slug, value in settings.items()},
+                             FULFIL_OUTBOX_STALE_SECONDS=4, FULFIL_TIMEZONE="UTC")
+    line = Pipeline(app, clean_redis, sims, accounts, harness.Workers(env, tmp_path / "workers.log"))
     yield line
-    line.stop()
-
-
-def sim_writes(sim, order_id=None):
-    response = requests.get(sim.url + "/_sim/writes", params={"order_id": order_id} if order_id else {},
-                            timeout=10)
-    response.raise_for_status()
-    return response.json()["writes"]
+    line.workers.stop()

@@ -16,7 +16,7 @@ from workers import key
 
 log = logging.getLogger(__name__)
 
-TTL_SECONDS = 10.0
+TTL_SECONDS = 5.0
 
 # KEYS = lock keys; ARGV = token, ttl ms. Per key: 1 = still ours (renewed or re-taken), 0 = lost.
 _RENEW = """

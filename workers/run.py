@@ -12,7 +12,7 @@ the clock on exactly one machine).
 Workers are RQ SimpleWorkers: each job runs in the worker process itself, so HTTP
 connections, database connections and tokens stay warm between jobs, and a SIGKILL takes
 the job down with its worker, never leaving an orphaned work horse writing on. Dead jobs
-are noticed by fulfil itself, in seconds: order locks expire after 10 s, entry leases
+are noticed by fulfil itself, in seconds: order locks expire after 5 s, entry leases
 after OUTBOX_STALE_SECONDS, and the reconciler re-enqueues. RQ's own bookkeeping is kept
 short too: worker_ttl 20 s and registry maintenance every 30 s (RQ's defaults are 420 s
 and 10 minutes), so `rq info` soon stops listing a killed worker and its job.
@@ -111,9 +111,14 @@ class Supervisor:
                 if process.is_alive():
                     continue
                 code = process.exitcode
-                # Crashing right after start again and again (database down, bad config):
-                # wait longer each time instead of spinning.
-                delay = 1.0 if time.monotonic() - started > 30 else min(delay * 2, 30.0)
+                if code is not None and code < 0:
+                    delay = 0.5  # killed by a signal (kill -9, OOM): back at once
+                elif time.monotonic() - started < 10:
+                    # Failing right after start (database down, bad config): wait longer
+                    # each time instead of spinning.
+                    delay = min(delay * 2, 30.0)
+                else:
+                    delay = 1.0
                 log.warning("run=child_exited role=%s pid=%s exitcode=%s restart_in=%.0f",
                             name, process.pid, code, delay)
                 if self.stopping.wait(delay):
@@ -166,6 +171,9 @@ def main(argv=None):
         parser.error(f"unknown queues: {', '.join(sorted(unknown))} (known: {', '.join(QUEUES)})")
 
     configure_logging()
+    # Loaded once here, before any fork: a restarted child is ready in a moment, not after
+    # importing everything again. (Modules only: no app, no connection is made before fork.)
+    import workers.clock  # noqa: F401
     roles = {}
     if not args.clock_only:
         for number in range(1, args.workers + 1):

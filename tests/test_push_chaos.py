@@ -1,0 +1,74 @@
+"""R1 in small: bench.chaos with 60 changes, and a known gap in the Ozon adapter."""
+import pytest
+import requests
+
+from bench import chaos, push_harness as harness
+from fulfil.extensions import db
+from fulfil.marketplaces import adapter_for
+from fulfil.models import OutboxEntry
+from fulfil.timeutil import utcnow
+from workers import push
+from workers.push import push_entry
+from tests.fixtures_workers import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def half_done_ozon_ships(twice):
+    """Tracking numbers Ozon got twice because its two-call ship was half done when it
+    failed (see test_a_half_done_ozon_ship_is_not_sent_again): the only repeats tolerated."""
+    return [t for t in twice if t[1] == "tracking-number/set" and t[2] == 2]
+
+
+def test_chaos_in_small_loses_nothing_and_converges(tmp_path):
+    result = chaos.run(changes=60, workers=3, kill_every=2.0, fault_seconds=8.0, converge_timeout=90.0,
+                       log_dir=tmp_path, say=lambda *args: None)
+    assert result.flushes == 1 and result.kills >= 2
+    assert result.lost == 0, result.audit.lost
+    assert result.converge_seconds is not None, "not all confirmed within 90 s of the faults stopping"
+    repeated = [t for t in result.audit.twice if t not in half_done_ozon_ships(result.audit.twice)]
+    assert not repeated, repeated
+
+
+class DeliveringTimesOutOnce(requests.Session):
+    """Ozon takes the tracking number, then its delivering call times out once."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = False
+
+    def request(self, method, url, *args, **kwargs):
+        if url.endswith("/v2/fbs/posting/delivering") and not self.failed:
+            self.failed = True
+            raise requests.Timeout("timed out")
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+@pytest.mark.xfail(strict=True, reason="OzonAdapter: a ship retried after its delivering call failed sets "
+                                       "the tracking number again (check() cannot say 'half done')")
+def test_a_half_done_ozon_ship_is_not_sent_again(app, pipeline, monkeypatch):
+    (order_id,) = harness.import_new_orders(app, pipeline.sims["ozon"], "ozon-sim", 1)
+    for action in ("acknowledge", "pack", "ship"):
+        harness.perform_step(app, order_id, action)
+    session = DeliveringTimesOutOnce()
+    monkeypatch.setattr(push, "limited_adapter", lambda account: adapter_for(account, session=session))
+    with app.app_context():
+        pack, ship = db.session.scalars(db.select(OutboxEntry.id).order_by(OutboxEntry.id)).all()
+        push_entry(pack)
+        wait_for(lambda: _pushed_until_confirmed(pack), timeout=10, message="packing confirmed")
+        push_entry(ship)  # tracking set, delivering timed out: retried later
+        wait_for(lambda: _pushed_until_confirmed(ship), timeout=10, message="ship confirmed")
+    tracking_sets = [w for w in pipeline.sims["ozon"].writes() if w["call"] == "tracking-number/set"]
+    assert len(tracking_sets) == 1
+
+
+def _pushed_until_confirmed(entry_id):
+    """Run the entry's job again once it is due; True when confirmed."""
+    entry = db.session.get(OutboxEntry, entry_id)
+    db.session.refresh(entry)
+    if entry.state == "confirmed":
+        return True
+    if entry.next_attempt_at <= utcnow():
+        push_entry(entry_id)
+    return False
