@@ -205,10 +205,11 @@ class Item:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # confirmed | sending (awaiting confirmation) | pending | failed
+    # confirmed | sending (awaiting confirmation) | pending | failed, or deferred: not
+    # tried at all (the account's rate limit is far off), only next_attempt_at moves.
+    state: str
     delay: float = 0.0  # seconds until next_attempt_at
     error: MarketplaceError | None = None
-    taken_on: bool = True  # False: the attempt never started (rate limit): keep counters
 
 
 CONFIRMED = Outcome("confirmed")
@@ -232,7 +233,6 @@ class Batch:
             account = entries[0].account
             self.action = entries[0].action
             self.account_id, self.account_slug, self.rate = account.id, account.slug, account.rate_limit
-            self.label = account.marketplace_label
             self.adapter = limited_adapter(account)
             self.limiter = limiter()
             self.stale = current_app.config["OUTBOX_STALE_SECONDS"]
@@ -250,7 +250,7 @@ class Batch:
             wait = self.limiter.wait_time(self.account_id, self.rate)
             if wait > LONGEST_RATE_WAIT:
                 for item in self.items:
-                    item.outcome = Outcome("pending", delay=wait, taken_on=False)
+                    item.outcome = Outcome("deferred", delay=wait)
             else:
                 self._read_back()
                 self._write()
@@ -359,7 +359,7 @@ class Batch:
         for entry in entries:
             item = decided[entry.id]
             outcome = item.outcome
-            if outcome.state == "pending" and not outcome.taken_on:
+            if outcome.state == "deferred":
                 entry.next_attempt_at = now + timedelta(seconds=outcome.delay)
                 continue
             entry.state, entry.attempts = outcome.state, item.attempts
@@ -373,7 +373,8 @@ class Batch:
                 entry.error_kind = entry.last_error = None
         store_sync_state({e.order_id for e in entries})
         db.session.commit()
-        wakeups.schedule({i.entry_id: i.outcome.delay for i in decided.values() if i.outcome.state in UNFINISHED})
+        wakeups.schedule({i.entry_id: i.outcome.delay for i in decided.values()
+                          if i.outcome.state in ("pending", "sending", "deferred")})
         elapsed_ms = (time.monotonic() - started) * 1000
         for item in decided.values():
             self._log(item, elapsed_ms)
