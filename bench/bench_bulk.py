@@ -116,10 +116,10 @@ def measure(url, rows, background):
     client.post("/login", data={"username": "bench", "password": "bench"})
     reset = reset_peak_memory()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     response = client.post("/bulk/", data={"file": (io.BytesIO(data), "tracking.csv")},
                            content_type="multipart/form-data")
-    preview = time.perf_counter() - started
+    preview, preview_cpu = time.perf_counter() - started, time.process_time() - cpu
     if response.status_code != 303:
         raise SystemExit(f"upload answered {response.status_code}")
 
@@ -129,15 +129,15 @@ def measure(url, rows, background):
         if verdicts.count("ship") != rows:
             raise SystemExit(f"preview: {rows - verdicts.count('ship')} rows would not ship")
         user = db.session.scalar(db.select(User).where(User.username == "bench"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         begin(upload, user)  # BULK_INLINE_MAX_ROWS = rows: applies here, not through RQ
-        apply = time.perf_counter() - started
+        apply, apply_cpu = time.perf_counter() - started, time.process_time() - cpu
         shipped = db.session.scalar(db.select(db.func.count()).select_from(Shipment))
         if shipped != rows:
             raise SystemExit(f"apply: {shipped} of {rows} orders shipped")
         db.session.remove()
         db.engine.dispose()
-    return {"preview": preview, "apply": apply, "peak": peak_memory_mb(reset)}
+    return {"preview": (preview, preview_cpu), "apply": (apply, apply_cpu), "peak": (peak_memory_mb(reset), None)}
 
 
 def main(argv=None):
@@ -149,11 +149,13 @@ def main(argv=None):
     print(f"P3 — bulk tracking upload of {args.rows:,} rows on {backend}")
     with database("bulk") as url:
         figures = measure(url, args.rows, args.background)
+    # CPU seconds too: on a busy machine the wall clock also counts other processes' turns.
     units = {"preview": "s", "apply": "s", "peak": "MB"}
-    for name, value in figures.items():
-        target = TARGETS[name]
+    for name, (value, cpu) in figures.items():
+        target, unit = TARGETS[name], units[name]
         verdict = "meets" if value <= target else "MISSES"
-        print(f"P3 {name:<8}{value:>8.2f} {units[name]:<3} ({verdict} ≤ {target:g} {units[name]})")
+        busy = f", {cpu:.2f} s CPU" if cpu is not None else ""
+        print(f"P3 {name:<8}{value:>8.2f} {unit:<3}({verdict} ≤ {target:g} {unit}{busy})")
 
 
 if __name__ == "__main__":

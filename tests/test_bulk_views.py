@@ -278,3 +278,12 @@ def test_checking_an_applied_upload_again_is_a_conflict(app, client, seller):
     assert client.post(f"/bulk/{upload.id}/check", headers={"HX-Request": "true"}).status_code == 409
     again = client.post(f"/bulk/{upload.id}/apply", follow_redirects=True)
     assert "already being applied or has been applied" in text_of(again)
+
+
+def test_file_names_lose_control_characters(app, client, seller):
+    orders(app, ("walmart", "PO1", "to_pack"))
+    data = f"Order,Tracking\nPO1,{make_tracking_number('ups')}\n".encode()
+    response = client.post("/bulk/", data={"file": (io.BytesIO(data), "tra\x00ck\x1bing.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert latest(app).filename == "tracking.csv"

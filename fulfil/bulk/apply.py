@@ -102,8 +102,7 @@ def _apply(upload):
     for index, verdict in enumerate(upload.verdicts):
         if outcomes[index] is None and verdict["verdict"] not in GOOD:
             outcomes[index] = _nothing_to_do(verdict["verdict"], verdict["reason"])
-    todo = [row for row in rows_from(upload) if outcomes[row.index] is None]
-    for batch in _batches(todo):
+    for batch in _batches(row for row in rows_from(upload) if outcomes[row.index] is None):
         with gc_paused():
             _apply_batch(batch, upload, actor_user, outcomes)
         upload.outcomes = list(outcomes)  # a new list: SQLAlchemy sees the JSON changed
@@ -134,13 +133,17 @@ def _apply_batch(batch, upload, actor_user, outcomes):
 
 
 def _batches(rows):
-    """Rows grouped so all rows of one order fall in the same batch."""
+    """Rows grouped so all rows of one order fall in the same batch.
+
+    Each batch's rows are let go once handed out, and with them the orders they hold:
+    memory stays flat however long the upload.
+    """
     by_key = defaultdict(list)
     for row in rows:
         by_key[lookup_key(row.order_key)].append(row)
     batch, orders = [], 0
-    for key_rows in by_key.values():
-        batch.extend(key_rows)
+    for key in list(by_key):
+        batch.extend(by_key.pop(key))
         orders += 1
         if orders == ORDERS_PER_BATCH:
             yield batch

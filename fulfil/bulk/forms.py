@@ -47,7 +47,11 @@ class UploadForm(FlaskForm):
 
     @property
     def filename(self):
-        return (self.file.data.filename or "upload")[:255] if self.file.data else ""
+        if not self.file.data:
+            return ""
+        # What the browser sent, minus control characters (PostgreSQL refuses NULs).
+        name = "".join(ch for ch in self.file.data.filename or "" if ch.isprintable())
+        return (name or "upload")[:255]
 
 
 FIELD_CHOICES = {"": "— ignore this column —", **FIELDS}

@@ -41,9 +41,9 @@ def _to_show(upload):
     return redirect(url_for("bulk.show", upload_id=upload.id), 303)
 
 
-def _context(upload):
+def _context(upload, confirmations=True):
     """What the upload's partials show: the summary, the tab and page of rows asked for
-    and, once applied, the marketplaces' confirmations."""
+    and, once applied (unless not wanted), the marketplaces' confirmations."""
     tabs = filters(upload)
     show = request.args.get("show", "all")
     if show not in {key for key, _, _ in tabs}:
@@ -51,7 +51,7 @@ def _context(upload):
     rows, page, pages = row_page(upload, show, request.args.get("page", 1, type=int))
     context = {"upload": upload, "tabs": tabs, "show": show, "rows": rows, "page": page,
                "pages": pages, "counts": counts(upload.verdicts)}
-    if upload.outcomes is not None:
+    if confirmations and upload.outcomes is not None:
         summary = sync_summary(upload)
         context.update(summary=summary, waiting=is_waiting(summary))
     return context
@@ -137,7 +137,8 @@ def progress(upload_id):
 @bp.route("/<int:upload_id>/rows")
 @roles_required(*BULK_UPLOAD)
 def rows(upload_id):
-    return render_template("bulk/_rows.html", **_context(_checked_upload_or_404(upload_id)))
+    return render_template("bulk/_rows.html", **_context(_checked_upload_or_404(upload_id),
+                                                         confirmations=False))
 
 
 @bp.route("/<int:upload_id>/confirmations")
