@@ -150,7 +150,7 @@ class Simulator:
 
 @contextmanager
 def simulators(kinds=KINDS):
-    from simulators.common import SimState, run_in_thread
+    from simulators.common import run_in_thread
     from simulators.run import build
 
     sims, servers = {}, []

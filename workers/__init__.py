@@ -10,7 +10,6 @@ Jobs are declared with their queue, timeout and TTL where they are defined (`@jo
 enqueued by dotted path with ids (never ORM objects), and reload what they need by id.
 """
 import functools
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,8 +21,6 @@ from rq.utils import utcparse
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
 from workers.context import app_context, queue_name
-
-log = logging.getLogger(__name__)
 
 QUEUES = ("reconcile", "push", "import")
 # A job waiting in a queue (or scheduled, or waiting on another job) will run: enqueuing
