@@ -92,9 +92,12 @@ def test_header_variants(header, field):
 def test_unknown_headers_leave_the_mapping_to_the_seller():
     sheet = read_pasted("Ref\tShipper\tCode\nPO1\tUPS\t" + UPS + "\nPO2\tUSPS\t9429141777631706690746",
                         MAX_ROWS)
-    assert not sheet.has_header
+    assert not sheet.recognised
     # Guessed from the values; the mapping form shows it for the seller to confirm.
     assert sheet.mapping == {"tracking": 2, "carrier": 1, "order": 0}
+    # Words over a column of tracking numbers: the first row is taken for column names.
+    assert sheet.has_header
+    assert not read_pasted(f"PO1\tUPS\t{UPS}\nPO2\tUSPS\t{USPS}", MAX_ROWS).has_header
 
 
 def test_guess_columns_without_headers():

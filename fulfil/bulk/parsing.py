@@ -72,6 +72,7 @@ class Sheet:
     delimiter: str = ""
     has_header: bool = False
     mapping: dict = field(default_factory=dict)  # field -> column index
+    recognised: bool = False  # the headers named the columns (else the mapping is a guess)
 
     @property
     def column_count(self):
@@ -329,13 +330,20 @@ def _collect(numbered_rows, max_rows):
 
 def _sheet(rows, encoding, delimiter):
     header = recognise_headers(rows[0]["cells"])
-    has_header = bool(header)
-    if has_header and len(rows) == 1:
+    if header and len(rows) == 1:
         raise ParseError("There are only column names: copy the rows below them too.")
-    mapping = header if has_header else guess_columns([r["cells"] for r in rows])
+    mapping = header or guess_columns([r["cells"] for r in rows])
     mapping.pop("reason", None)
-    return Sheet(rows=rows, encoding=encoding, delimiter=delimiter, has_header=has_header,
-                 mapping=mapping)
+    return Sheet(rows=rows, encoding=encoding, delimiter=delimiter, mapping=mapping,
+                 has_header=bool(header) or _looks_like_names(rows, mapping), recognised=bool(header))
+
+
+def _looks_like_names(rows, mapping):
+    """Unknown first-row words over a column of tracking numbers are column names."""
+    column = mapping.get("tracking")
+    first = rows[0]["cells"]
+    return (len(rows) > 1 and column is not None
+            and not (column < len(first) and tracking.guess_carriers(first[column])))
 
 
 def mapping_complete(mapping):

@@ -101,7 +101,7 @@ def receive(sheet, user, filename=""):
                     rows=sheet.rows, row_count=len(sheet.rows) - sheet.has_header,
                     has_header=sheet.has_header, mapping=sheet.mapping, state="mapping")
     db.session.add(upload)
-    if sheet.has_header and mapping_complete(sheet.mapping) and upload.data_rows:
+    if sheet.recognised and mapping_complete(sheet.mapping):
         preview(upload)
     return upload
 
