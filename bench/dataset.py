@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from fulfil.extensions import db
 from fulfil.models import MarketplaceAccount, Order, OrderLine, SearchKey, User
-from fulfil.timeutil import utcnow
+from fulfil.timeutil import today_bounds, utcnow
 from simulators.common import PRODUCTS, US_FIRST, US_LAST
 
 STATUS_WEIGHTS = (("new", 10), ("to_pack", 6), ("ready", 4), ("in_transit", 25), ("delivered", 45),
@@ -41,6 +41,7 @@ def build_orders(count, seed=1):
     accounts = ensure_accounts()
     statuses = [s for s, w in STATUS_WEIGHTS for _ in range(w)]
     now = utcnow()
+    today_end = today_bounds(now)[1]
     start_id = (db.session.scalar(db.select(db.func.max(Order.id))) or 0) + 1
     line_id = (db.session.scalar(db.select(db.func.max(OrderLine.id))) or 0) + 1
     done = 0
@@ -52,6 +53,9 @@ def build_orders(count, seed=1):
             status = rng.choice(statuses)
             open_ = status in ("new", "to_pack", "ready")
             ship_by = now + timedelta(hours=rng.uniform(-72, 96) if open_ else rng.uniform(-2000, -24))
+            if open_ and rng.random() < 0.15:
+                # Due today: the same share of the list at every size, whatever the hour.
+                ship_by = now + (today_end - now) * rng.random()
             name = f"{rng.choice(US_FIRST)} {rng.choice(US_LAST)}"
             external = f"{account.kind[:2].upper()}{order_id:09d}"
             product, sku, price = rng.choice(PRODUCTS)

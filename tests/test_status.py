@@ -2,6 +2,7 @@
 import pytest
 
 from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action
+from fulfil.models import Shipment
 from tests.conftest import make_order
 
 
@@ -20,7 +21,17 @@ from tests.conftest import make_order
 def test_allowed_actions(app, kind, mode, status, expected):
     with app.app_context():
         order = make_order(kind, mode=mode, status=status)
+        if status == "in_transit":
+            order.shipments.append(Shipment(carrier="ups", tracking_number="1Z999AA10123456784"))
         assert set(allowed_actions(order)) == expected
+
+
+def test_no_tracking_to_edit_without_a_package(app):
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        assert "update_tracking" not in allowed_actions(order)
+        with pytest.raises(ActionNotAllowed, match="no package with a tracking number"):
+            check_action(order, "update_tracking")
 
 
 def test_disallowed_action_says_why(app):
