@@ -6,7 +6,8 @@ from flask_login import current_user, login_user, logout_user
 from fulfil.auth import bp
 from fulfil.auth.forms import LoginForm
 from fulfil.extensions import db, login_manager
-from fulfil.models import User
+from fulfil.auth.roles import roles_required
+from fulfil.models import ROLES, User
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."
@@ -50,6 +51,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@roles_required(*ROLES)
 def logout():
     logout_user()
     flash("You are signed out.", "info")
