@@ -1,6 +1,6 @@
 """R1 — chaos: changes are never lost and never applied twice, whatever breaks.
 
-    python -m bench.chaos [--changes 2000] [--workers 6] [--kill-every 3] [--fault-seconds 30]
+    python -m bench.chaos [--changes 2000] [--workers 4] [--kill-every 3] [--fault-seconds 30]
                           [--converge-timeout 120] [--seed 7]
 
 A fresh database (SQLite; DATABASE_URL=postgresql+psycopg://.../db runs it on a new
@@ -97,7 +97,7 @@ class Chaos(threading.Thread):
                 self.rng.choice(list(self.sims.values())).tear_answers(2)
 
 
-def run(changes=2000, workers=6, kill_every=3.0, fault_seconds=30.0, converge_timeout=120.0, seed=7,
+def run(changes=2000, workers=4, kill_every=3.0, fault_seconds=30.0, converge_timeout=120.0, seed=7,
         log_dir=None, say=print):
     rng = random.Random(seed)
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="fulfil-chaos-"))
@@ -174,7 +174,7 @@ def report(result, converge_timeout, say=print):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills")
     parser.add_argument("--fault-seconds", type=float, default=30.0,
                         help="faults last at least this long (and until every change is saved)")
