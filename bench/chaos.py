@@ -64,7 +64,7 @@ class Chaos(threading.Thread):
 
     def faults_on(self):
         for sim in self.sims.values():
-            # The workers' timeout is 1 s (--timeout): a 1.5 s hang is a timeout to them.
+            # The accounts' HTTP timeout is 1 s (see run): a 1.5 s hang is a timeout to the workers.
             sim.faults(error_rate=0.10, timeout_rate=0.05, timeout_seconds=1.5)
         self.sims["ozon"].options(ship_fail_rate=0.03)
         self.sims["wish"].options(processing_failure_rate=0.03)
