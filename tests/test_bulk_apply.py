@@ -98,8 +98,8 @@ def test_an_order_changed_by_someone_else_meanwhile_is_reported_not_overwritten(
         upload, user = upload_of([f"PO1\tUPS\t{make_tracking_number('ups')}",
                                   f"PO2\tUPS\t{make_tracking_number('ups')}"])
         order_id = order.id
-        from fulfil.bulk import preview as preview_module
-        real_load = preview_module.load_orders
+        from fulfil.bulk import apply as apply_module
+        real_load = apply_module.load_orders
 
         def load_then_another_tablet_saves(ids):
             orders = real_load(ids)
@@ -107,7 +107,7 @@ def test_an_order_changed_by_someone_else_meanwhile_is_reported_not_overwritten(
                 conn.execute(db.text("UPDATE orders SET version = version + 1 WHERE id = :id"), {"id": order_id})
             return orders
 
-        monkeypatch.setattr(preview_module, "load_orders", load_then_another_tablet_saves)
+        monkeypatch.setattr(apply_module, "load_orders", load_then_another_tablet_saves)
         begin(upload, user)
         outcomes = db.session.get(Upload, upload.id).outcomes
         assert outcomes[0]["outcome"] == "error" and "changed while the upload" in outcomes[0]["reason"]

@@ -3,6 +3,7 @@ import pytest
 from sqlalchemy import event
 
 from fulfil.actions import Actor, Package, perform
+from fulfil.bulk.lookup import load_order_facts, load_orders
 from fulfil.bulk.models import Upload
 from fulfil.bulk.parsing import read_pasted
 from fulfil.bulk.preview import check_rows, rows_from
@@ -11,11 +12,11 @@ from fulfil.tracking import make_tracking_number
 from tests.conftest import make_order
 
 
-def check(app, lines, acknowledge=False, header="Order\tCarrier\tTracking"):
-    """Rows of `lines` (tab-separated, under `header`) with their verdicts."""
+def check(app, lines, acknowledge=False, header="Order\tCarrier\tTracking", load=load_order_facts):
+    """Rows of `lines` (tab-separated, under `header`) with the preview's verdicts."""
     sheet = read_pasted("\n".join([header, *lines]), 5000)
     upload = Upload(rows=sheet.rows, has_header=True, mapping=sheet.mapping)
-    return check_rows(rows_from(upload), acknowledge)
+    return check_rows(rows_from(upload), acknowledge, load)
 
 
 def shipped(order, carrier="ups"):
@@ -210,3 +211,29 @@ def test_orders_are_looked_up_in_batches(app):
         assert all(r.verdict == "ship" for r in rows)
         # 3 batches × (search keys, orders, lines, packages, package lines, numbers in use)
         assert len(statements) <= 20
+
+
+def test_preview_facts_and_orm_orders_give_the_same_verdicts(app):
+    """The preview reads plain-query OrderFacts, the apply ORM Orders: same verdicts."""
+    with app.app_context():
+        shipped_order = make_order("walmart", external_id="PO1", status="to_pack",
+                                   lines=(("A", 2, "5.00"), ("B", 1, "2.00")))
+        line_a = shipped_order.lines[0]
+        first = make_tracking_number("ups")
+        perform(shipped_order, "ship", Actor(), packages=[Package("ups", first, lines={line_a.id: 1})])
+        make_order("walmart", external_id="PO2", status="new")
+        make_order("ozon", external_id="P-3", status="to_pack")
+        make_order("ozon", external_id="P-4", status="ready", mode="FBO")
+        make_order("wish", external_id="W5", status="in_transit")
+        shipped(make_order("wish", external_id="W6", status="to_pack"))
+        lines = [f"PO1\tUPS\t{first}\tA\t", f"PO1\tUPS\t{make_tracking_number('ups')}\tA\t1",
+                 f"PO1\tUPS\t{make_tracking_number('ups')}\tB\t2", f"PO2\tUPS\t{make_tracking_number('ups')}\t\t",
+                 f"P-3\tRussian Post\t{make_tracking_number('russian_post')}\t\t",
+                 f"P-4\tUPS\t{make_tracking_number('ups')}\t\t", f"W5\tUPS\t{make_tracking_number('ups')}\t\t",
+                 f"W6\tFedEx\t{make_tracking_number('fedex')}\t\t", f"NOPE\tUPS\t{first}\t\t"]
+        for acknowledge in (False, True):
+            verdicts = [[(r.verdict, r.reason, r.quantity, r.acknowledge) for r in
+                         check(app, lines, acknowledge, "Order\tCarrier\tTracking\tSKU\tQty", load)]
+                        for load in (load_order_facts, load_orders)]
+            assert verdicts[0] == verdicts[1]
+            assert {v[0] for v in verdicts[0]} == {"same", "ship", "error", "update"}

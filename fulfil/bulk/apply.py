@@ -19,7 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.bulk.models import Upload
-from fulfil.bulk.preview import GOOD, check_rows, gc_paused, lookup_key, rows_from
+from fulfil.bulk.lookup import load_orders, lookup_key
+from fulfil.bulk.preview import GOOD, check_rows, gc_paused, rows_from
 from fulfil.extensions import db
 from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
@@ -119,7 +120,7 @@ def _apply(upload):
 
 
 def _apply_batch(batch, upload, actor_user, outcomes):
-    check_rows(batch, upload.acknowledge)
+    check_rows(batch, upload.acknowledge, load=load_orders)
     actor = Actor(actor_user, source="bulk", upload_id=upload.id)
     by_order = defaultdict(list)
     for row in batch:

@@ -7,7 +7,7 @@ take). The preview and the apply both run `check_rows`: the apply re-checks agai
 orders as they are then, and `perform` checks once more as it changes each order.
 
 Orders, their lines and packages and the tracking numbers already in use are loaded in
-batches (IN queries of CHUNK keys), never one query per row: 10,000 rows preview in ~1 s.
+batches (fulfil.bulk.lookup), never one query per row.
 """
 import gc
 import re
@@ -16,19 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import func, or_
-from sqlalchemy.orm import selectinload
-
 from fulfil import marketplaces, tracking
+from fulfil.bulk.lookup import find_orders, load_order_facts, lookup_key, numbers_in_use
 from fulfil.bulk.models import Upload
 from fulfil.bulk.parsing import carrier_from_text, mapping_complete
 from fulfil.extensions import db
-from fulfil.models import Order, SearchKey, Shipment
-from fulfil.search import MAX_KEY
 from fulfil.status import ActionNotAllowed, check_action
 from fulfil.timeutil import local_zone, to_utc_naive, utcnow
 
-CHUNK = 500
 VERDICTS = {"ship": "Will ship", "update": "Will update tracking", "same": "Already so",
             "error": "Error"}
 GOOD = frozenset({"ship", "update"})
@@ -57,9 +52,9 @@ class Row:
     number: str = ""
     quantity: int | None = None
     shipped_at: datetime | None = None
-    order: Order | None = None
+    order: object = None  # an Order, or its OrderFacts in a preview
     order_line: object = None
-    shipment: Shipment | None = None  # the package an 'update' or 'same' row is about
+    shipment: object = None  # the package an 'update' or 'same' row is about
     acknowledge: bool = False  # acknowledge the order before shipping it
 
     def fail(self, reason):
@@ -124,17 +119,21 @@ def preview(upload):
     """Check every row and store the verdicts on the upload (not committed)."""
     rows = rows_from(upload)
     with gc_paused():
-        check_rows(rows, upload.acknowledge)
+        check_rows(rows, upload.acknowledge, load=load_order_facts)
     upload.verdicts = [row.as_json() for row in rows]
     upload.row_count, upload.state = len(rows), "preview"
     return rows
 
 
-def check_rows(rows, acknowledge):
-    """Give every row a verdict. `acknowledge`: new orders may be acknowledged and shipped."""
+def check_rows(rows, acknowledge, load):
+    """Give every row a verdict. `acknowledge`: new orders may be acknowledged and shipped.
+
+    `load` reads the orders: lookup.load_orders for Orders that actions.perform can
+    change, lookup.load_order_facts when nothing will change.
+    """
     for row in rows:
         _check_cells(row)
-    orders = find_orders(row.order_key for row in rows if row.verdict is None)
+    orders = find_orders((row.order_key for row in rows if row.verdict is None), load)
     by_order = defaultdict(list)
     for row in rows:
         if row.verdict is not None:
@@ -228,61 +227,6 @@ def _ship_time(text):
     if value.date() == datetime.now(zone).date():
         return utcnow()
     return to_utc_naive(datetime.combine(value.date(), time(12), tzinfo=zone))
-
-
-# -- lookups, in batches ------------------------------------------------------------------
-
-def lookup_key(order_key):
-    """How an order number is looked up: trimmed, any case, as long as a search key."""
-    return order_key.strip().lower()[:MAX_KEY]
-
-
-def _chunks(items, size=CHUNK):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def find_orders(order_keys):
-    """{key: [Order, ...]} for order numbers as sellers type them, in any case.
-
-    Search keys are the indexed way to an order by external id or order number; only
-    matches on those two count (a key may also be a SKU or a buyer's name).
-    """
-    keys = {lookup_key(k) for k in order_keys if k.strip()}
-    matches = defaultdict(set)
-    for chunk in _chunks(sorted(keys)):
-        query = (db.select(SearchKey.key, Order.id).join(Order, Order.id == SearchKey.order_id)
-                 .where(SearchKey.key.in_(chunk),
-                        or_(func.lower(Order.external_id) == SearchKey.key,
-                            func.lower(Order.order_number) == SearchKey.key)))
-        for key, order_id in db.session.execute(query):
-            matches[key].add(order_id)
-    orders = load_orders({order_id for ids in matches.values() for order_id in ids})
-    return {key: [orders[i] for i in sorted(ids)] for key, ids in matches.items()}
-
-
-def load_orders(order_ids):
-    """{id: Order} with lines and packages loaded, CHUNK orders per query."""
-    orders = {}
-    for chunk in _chunks(sorted(order_ids)):
-        query = (db.select(Order).where(Order.id.in_(chunk))
-                 .options(selectinload(Order.lines),
-                          selectinload(Order.shipments).selectinload(Shipment.lines)))
-        # .all(): iterating the result lazily would run the selectin loads per 100 rows.
-        orders.update((order.id, order) for order in db.session.scalars(query).all())
-    return orders
-
-
-def numbers_in_use(numbers):
-    """{tracking number: {order id: order's external id}} for numbers already on packages."""
-    used = defaultdict(dict)
-    for chunk in _chunks(sorted(n for n in numbers if n)):
-        query = (db.select(Shipment.tracking_number, Order.id, Order.external_id)
-                 .join(Order, Order.id == Shipment.order_id).where(Shipment.tracking_number.in_(chunk)))
-        for number, order_id, external_id in db.session.execute(query):
-            used[number][order_id] = external_id
-    return used
 
 
 # -- rows against each other and against their order ---------------------------------------

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from fulfil.bulk.apply import OUTCOMES
 from fulfil.bulk.parsing import FIELDS, recognise_headers
-from fulfil.bulk.preview import CHUNK, VERDICTS
+from fulfil.bulk.lookup import chunks
+from fulfil.bulk.preview import VERDICTS
 from fulfil.extensions import db
 from fulfil.models import OutboxEntry
 
@@ -67,12 +68,11 @@ def _values(upload, cells):
 
 
 def entry_states(entry_ids):
-    """{outbox entry id: (state, last_error)}, CHUNK ids per query."""
-    ids = sorted(set(entry_ids))
+    """{outbox entry id: (state, last_error)}, in batches."""
     states = {}
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(sorted(set(entry_ids))):
         query = (db.select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.last_error)
-                 .where(OutboxEntry.id.in_(ids[start:start + CHUNK])))
+                 .where(OutboxEntry.id.in_(chunk)))
         states.update((entry_id, (state, error)) for entry_id, state, error in db.session.execute(query))
     return states
 
