@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fulfil.bulk.apply import OUTCOMES
 from fulfil.bulk.parsing import FIELDS, recognise_headers
-from fulfil.bulk.lookup import chunks
+from fulfil.bulk.lookup import among, chunks
 from fulfil.bulk.preview import VERDICTS
 from fulfil.extensions import db
 from fulfil.models import OutboxEntry
@@ -72,7 +72,7 @@ def entry_states(entry_ids):
     states = {}
     for chunk in chunks(sorted(set(entry_ids))):
         query = (db.select(OutboxEntry.id, OutboxEntry.state, OutboxEntry.last_error)
-                 .where(OutboxEntry.id.in_(chunk)))
+                 .where(among(OutboxEntry.id, chunk)))
         states.update((entry_id, (state, error)) for entry_id, state, error in db.session.execute(query))
     return states
 
