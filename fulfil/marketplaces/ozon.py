@@ -123,6 +123,9 @@ class OzonAdapter(Adapter):
         super().__init__(settings, token_store, session or requests.Session())
         self.timeout = float(settings.get("timeout") or 10)
         self.page_size = int(settings.get("page_size") or 100)
+        # Tracking numbers seen on postings read by check(): a ship retried after its
+        # delivering call failed must not set the number a second time.
+        self._tracking_seen = {}
 
     # -- HTTP --------------------------------------------------------------------------
     def _post(self, path, body):
@@ -151,7 +154,9 @@ class OzonAdapter(Adapter):
     def _posting(self, posting_number):
         answer = self._post("/v3/posting/fbs/get", {"posting_number": posting_number,
                                                     "with": {"analytics_data": True}})
-        return _expect(answer, "result", dict)
+        posting = _expect(answer, "result", dict)
+        self._tracking_seen[posting_number] = posting.get("tracking_number")
+        return posting
 
     # -- reads -------------------------------------------------------------------------
     def list_changed(self, cursor):
@@ -250,11 +255,17 @@ class OzonAdapter(Adapter):
         for start in range(0, len(payloads), TRACKING_BATCH):
             chunk = payloads[start:start + TRACKING_BATCH]
             numbers = [p["external_id"] for p in chunk]
+            to_set = [p for p in chunk
+                      if self._tracking_seen.pop(p["external_id"], None) != p["tracking_number"]]
             try:
-                answer = self._post(TRACKING_SET, {"tracking_numbers": [
-                    {"posting_number": p["external_id"], "tracking_number": p["tracking_number"]}
-                    for p in chunk]})
-                outcome = _per_posting(answer, numbers)
+                outcome = [None] * len(chunk)
+                if to_set:
+                    answer = self._post(TRACKING_SET, {"tracking_numbers": [
+                        {"posting_number": p["external_id"], "tracking_number": p["tracking_number"]}
+                        for p in to_set]})
+                    set_outcome = dict(zip([p["external_id"] for p in to_set],
+                                           _per_posting(answer, [p["external_id"] for p in to_set])))
+                    outcome = [set_outcome.get(n) for n in numbers]
                 if hand_over:
                     accepted = [n for n, error in zip(numbers, outcome) if error is None]
                     moved = self._move(DELIVERING, accepted, REACHED["ship"]) if accepted else {}
