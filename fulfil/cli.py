@@ -1,6 +1,5 @@
 """`flask --app app fulfil ...` commands."""
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from fulfil.extensions import db
@@ -38,7 +37,7 @@ def sync(slug):
     from fulfil.importer import import_account, sync_accounts_from_config
     from fulfil.marketplaces.base import MarketplaceError
     from fulfil.models import MarketplaceAccount
-    from workers.context import token_store
+    from workers.ratelimit import limited_adapter
 
     sync_accounts_from_config()
     query = db.select(MarketplaceAccount).where(MarketplaceAccount.enabled)
@@ -50,7 +49,7 @@ def sync(slug):
     failed = False
     for account in accounts:
         try:
-            count = import_account(account, token_store=token_store(current_app))
+            count = import_account(account, limited_adapter(account))
             click.echo(f"account={account.slug} imported={count}")
         except MarketplaceError as exc:
             failed = True

@@ -51,9 +51,11 @@ def sync_accounts_from_config(app=None):
     db.session.commit()
 
 
-def import_account(account, token_store=None, max_pages=200):
-    """Pull every page of changes for one account. Returns the number of orders upserted."""
-    adapter = marketplaces.adapter_for(account, token_store=token_store)
+def import_account(account, adapter=None, max_pages=200):
+    """Pull every page of changes for one account. Returns the number of orders upserted.
+
+    Workers pass an adapter whose calls count against the account's shared rate limit."""
+    adapter = adapter or marketplaces.adapter_for(account)
     account.last_import_at = utcnow()
     cursor, count = account.import_cursor, 0
     try:
