@@ -4,6 +4,7 @@ Queues (each name is prefixed with RQ_QUEUE_PREFIX, e.g. "fulfil-push"); a worke
 jobs from the first non-empty queue in this order:
     reconcile  the reconciler: tiny and frequent, so a push backlog never delays it
     push       one job per outbox entry, id "push-<entry id>"
+    bulk       applying a large bulk tracking upload, id "bulk-apply-<upload id>"
     import     the importer's jobs (slow paging; last, so they never hold pushes back)
 
 Jobs are declared with their queue, timeout and TTL where they are defined (`@job`), are
@@ -22,7 +23,7 @@ from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
 from workers.context import app_context, queue_name
 
-QUEUES = ("reconcile", "push", "import")
+QUEUES = ("reconcile", "push", "bulk", "import")
 # A job waiting in a queue (or scheduled, or waiting on another job) will run: enqueuing
 # it again would only run it twice.
 WAITING = {"queued", "scheduled", "deferred"}

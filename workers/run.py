@@ -1,6 +1,6 @@
 """Start fulfil's RQ workers and the clock, and stop them together.
 
-    python -m workers.run [--workers 2] [--no-clock | --clock-only] [--queues reconcile,push,import]
+    python -m workers.run [--workers 2] [--no-clock | --clock-only] [--queues reconcile,push,bulk,import]
                           [--import-interval 30] [--reconcile-interval 2]
 
 One process per worker plus one for the clock, all children of this one. A child that
