@@ -64,7 +64,8 @@ class Config:
     OUTBOX_STALE_SECONDS = float(os.environ.get("FULFIL_OUTBOX_STALE_SECONDS", "20"))
     # Enqueue outbox entries right after commit (workers pick them up in milliseconds).
     OUTBOX_ENQUEUE = _env_flag("FULFIL_OUTBOX_ENQUEUE", True)
-    PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "50"))
+    # A portrait tablet shows about five orders; "Load more" brings the next page in place.
+    PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "25"))
     BULK_MAX_BYTES = int(os.environ.get("FULFIL_BULK_MAX_BYTES", str(8 * 1024 * 1024)))
     MAX_CONTENT_LENGTH = BULK_MAX_BYTES + 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True

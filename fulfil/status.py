@@ -71,11 +71,11 @@ def _why_not(order, action, supported):
         return "A dispute is already open on this order."
     if action.name == "close_dispute" and not order.dispute_open:
         return "There is no open dispute on this order."
-    if action.name == "update_tracking" and not order.shipments:
-        return "There is no package with a tracking number on this order yet."
     if order.status not in action.from_statuses:
         return (f"{action.label} is not possible while the order is "
                 f"“{STATUS_LABELS.get(order.status, order.status)}”.")
+    if action.name == "update_tracking" and not order.shipments:
+        return "There is no package with a tracking number on this order yet."
     if action.pushes and action.name not in supported(order):
         return f"{order.account.marketplace_label} does not allow “{action.label}” for this order."
     return None

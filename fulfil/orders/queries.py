@@ -139,12 +139,13 @@ def _conditions(order_filter, clock, found):
     return conditions
 
 
-def page(order_filter, clock, found=None, after=None, limit=50, with_shipments=False):
+def page(order_filter, clock, found=None, after=None, limit=50):
     """One page of orders in (ship_by, id) order after `after` -> (orders, next Cursor or None)."""
     keyset = [] if after is None else [
         # 'ship_by >= x' is the index range; the OR only filters rows at the boundary.
         Order.ship_by >= after.ship_by, or_(Order.ship_by > after.ship_by, Order.id > after.id)]
-    loads = [selectinload(Order.lines)] + ([selectinload(Order.shipments)] if with_shipments else [])
+    # Rows show lines and decide "Edit tracking" from packages: both in one query each.
+    loads = [selectinload(Order.lines), selectinload(Order.shipments)]
     orders = db.session.scalars(
         select(Order).where(*_conditions(order_filter, clock, found), *keyset)
         .order_by(Order.ship_by, Order.id).limit(limit + 1).options(*loads)).all()
@@ -158,7 +159,7 @@ def iter_orders(order_filter, clock, found=None, batch=500):
     """Every order of the list, read page by page (for CSV export: memory stays flat)."""
     after = None
     while True:
-        orders, after = page(order_filter, clock, found, after, limit=batch, with_shipments=True)
+        orders, after = page(order_filter, clock, found, after, limit=batch)
         yield from orders
         if after is None:
             return
