@@ -11,18 +11,13 @@ import argparse
 import os
 import statistics
 import time
-import uuid
-from contextlib import contextmanager
-from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from bench.dataset import build_orders
+from bench.push_harness import fresh_database
 from fulfil import create_app
 from fulfil.extensions import db
 from fulfil.models import Order
 
-OUT = Path(__file__).resolve().parent / "out"
 PAGES = {
     "new": "/?tab=new",
     "due today": "/?tab=due_today",
@@ -33,29 +28,6 @@ PAGES = {
     "search order no.": "/?tab=all&q=N000001",
     "next page (htmx)": None,  # filled in: the 'load more' URL of the past-due list
 }
-
-
-@contextmanager
-def database(label):
-    """A fresh database for one size: a SQLite file, or a new PostgreSQL database."""
-    base = os.environ.get("DATABASE_URL", "")
-    if base.startswith("postgresql"):
-        name = f"fulfil_bench_{label}_{uuid.uuid4().hex[:6]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        OUT.mkdir(exist_ok=True)
-        path = OUT / f"lists-{label}.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        yield "sqlite:///" + str(path)
 
 
 def timed(client, method, url, **kwargs):
@@ -126,7 +98,7 @@ def main(argv=None):
     print(f"P1/P2 — list pages and inline change on {backend}")
     figures = {}
     for label, size in (("small", args.small), ("big", args.big)):
-        with database(label) as url:
+        with fresh_database(f"lists_{label}") as url:
             figures[label] = measure(url, size, args.repeat)
     print(f"\n{'page':<22}{args.small:>10,} {args.big:>10,}   ratio   target")
     worst_ratio, worst_ms = 0.0, 0.0

@@ -53,7 +53,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout, interval=0.05, message="condition"):
+def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
+    """Poll `predicate` until it returns something truthy; TimeoutError after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

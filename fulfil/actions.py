@@ -12,7 +12,7 @@ from fulfil.extensions import db
 from fulfil.models import Event, Shipment, ShipmentLine
 from fulfil.outbox import record
 from fulfil.search import index_order
-from fulfil.status import ACTIONS, STATUS_LABELS, ActionNotAllowed, check_action, is_open
+from fulfil.status import ACTIONS, STATUS_LABELS, check_action, is_open
 from fulfil.timeutil import utcnow
 
 CANCEL_REASONS = {

@@ -6,7 +6,6 @@ on one machine never collide. Redis is a real redis-server started for the sessi
 """
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -16,6 +15,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, text
 
+from bench.push_harness import free_port  # noqa: F401  (fixtures import it from here)
 from fulfil import create_app
 from fulfil.extensions import db
 from fulfil.models import MarketplaceAccount, Order, OrderLine, User
@@ -27,12 +27,6 @@ pytest_plugins = ["tests.fixtures_simulators", "tests.fixtures_browser", "tests.
 PG_ADMIN_URL = os.environ.get("FULFIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "secret-pass"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

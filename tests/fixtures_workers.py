@@ -7,29 +7,20 @@ End-to-end tests: `pipeline` starts real worker processes (`python -m workers.ru
 test Redis and the test's database (SQLite file or PostgreSQL — the `app` fixture is
 parametrized over both), with marketplace accounts pointing at the simulators.
 """
-import time
 from dataclasses import dataclass, field
 
 import pytest
 import redis as redis_lib
 
 from bench import push_harness as harness
+from bench.push_harness import wait_for  # noqa: F401  (the push tests import it from here)
 from fulfil.extensions import db
 from fulfil.marketplaces.base import APPLIED, NOT_APPLIED, Adapter
 from fulfil.models import OutboxEntry
 from tests.conftest import make_account
 
 
-def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
-        time.sleep(interval)
+
 
 
 @pytest.fixture

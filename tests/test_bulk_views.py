@@ -191,7 +191,7 @@ def test_error_report_is_the_sellers_rows_plus_reason_with_formulas_neutralised(
 
 def test_fixed_error_report_uploads_again_without_questions(app, client, seller):
     orders(app, ("walmart", "PO1", "to_pack"))
-    paste(client, f"PO1\tUPS\t1Z999AA10123456785")  # a mistyped check digit
+    paste(client, "PO1\tUPS\t1Z999AA10123456785")  # a mistyped check digit
     report = client.get(f"/bulk/{latest(app).id}/errors.csv").get_data(as_text=True).lstrip("\ufeff")
     fixed = report.replace("1Z999AA10123456785", make_tracking_number("ups"))
     response = client.post("/bulk/", data={"file": (io.BytesIO(fixed.encode("utf-8-sig")), "fixed.csv")},

@@ -51,7 +51,7 @@ def test_acknowledge_then_pack_in_the_row(client, auth, app):
     auth.login()
     response = post(client, order_id, "acknowledge", fields(order_id))
     assert response.status_code == 200
-    assert response.text.lstrip().startswith(f'<article class="order-row')
+    assert response.text.lstrip().startswith('<article class="order-row')
     assert ">To pack<" in response.text and "waiting to sync" in response.text
     assert "Acknowledge: saved." in response.text
     response = post(client, order_id, "pack", fields(order_id, version=2))
