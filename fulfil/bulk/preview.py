@@ -407,8 +407,6 @@ def _plan_updates(order, rows, all_rows):
     why_not = _reason(order, "update_tracking")
     if why_not:
         return _fail_all(rows, why_not)
-    if not order.shipments:
-        return _fail_all(rows, f"Nothing left to ship on order {order.external_id}.")
     claimed = {row.shipment.id: row.line for row in all_rows if row.shipment is not None}
     for row in rows:
         package = _package_for(order, row)
