@@ -24,7 +24,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench.bench_lists import database
+from bench.push_harness import fresh_database
 from bench.dataset import build_orders, ensure_accounts
 from fulfil import create_app
 from fulfil.bulk.apply import begin
@@ -152,7 +152,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     backend = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgresql") else "SQLite"
     print(f"P3 — bulk tracking upload of {args.rows:,} rows on {backend}")
-    with database("bulk") as url:
+    with fresh_database("bulk") as url:
         figures = measure(url, args.rows, args.background)
     # CPU seconds too: on a busy machine the wall clock also counts other processes' turns.
     units = {"preview": "s", "apply": "s", "peak": "MB"}
