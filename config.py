@@ -67,6 +67,9 @@ class Config:
     # A portrait tablet shows about five orders; "Load more" brings the next page in place.
     PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "25"))
     BULK_MAX_BYTES = int(os.environ.get("FULFIL_BULK_MAX_BYTES", str(8 * 1024 * 1024)))
+    BULK_MAX_ROWS = int(os.environ.get("FULFIL_BULK_MAX_ROWS", "20000"))
+    # Uploads with more good rows than this apply in a worker, with a progress bar.
+    BULK_INLINE_MAX_ROWS = int(os.environ.get("FULFIL_BULK_INLINE_MAX_ROWS", "200"))
     MAX_CONTENT_LENGTH = BULK_MAX_BYTES + 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
