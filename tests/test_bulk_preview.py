@@ -35,6 +35,15 @@ def test_will_ship_with_the_carrier_given_or_detected(app):
         assert rows[1].order.external_id == "W2"  # order numbers match in any case
 
 
+def test_an_order_id_with_one_e_is_not_taken_for_excel_notation(app):
+    """Hex order ids ('123456E78901') look like 1.2E+11 only to a careless check: Excel
+    always writes 'E+'. (Found by the hostile-rows fuzz test, about 1 run in 200.)"""
+    with app.app_context():
+        make_order("walmart", external_id="123456E78901", status="to_pack")
+        row = check(app, [f"123456E78901\tUPS\t{make_tracking_number('ups')}"])[0]
+        assert row.verdict == "ship", row.reason
+
+
 def test_same_number_again_is_already_so(app):
     with app.app_context():
         order = make_order("walmart", external_id="PO1", status="to_pack")

@@ -28,7 +28,8 @@ VERDICTS = {"ship": "Will ship", "update": "Will update tracking", "same": "Alre
             "error": "Error"}
 GOOD = frozenset({"ship", "update"})
 # Excel shows long numbers as 9.40011E+21 and, once saved, keeps only 15 digits of them.
-_SCIENTIFIC = re.compile(r"^\d+([.,]\d+)?E\+?\d+$", re.IGNORECASE)
+# Always with "E+": a real order id such as Wish's hex "5123E4567..." has no plus sign.
+_SCIENTIFIC = re.compile(r"^\d+([.,]\d+)?E\+\d+$", re.IGNORECASE)
 _DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%m/%d/%Y", "%Y/%m/%d", "%d/%m/%Y")
 
 
