@@ -277,12 +277,17 @@ def _offset_page(postings, body, date_key):
 
 # -- read calls --------------------------------------------------------------------------------
 
-def fbs_list_v4(state, body):
+def _cursor_list(state, body, fbo, date_field):
+    """The v4 FBS and v3 FBO lists: the same filter and cursor paging over other postings."""
     filt = body.get("filter") or {}
-    selected = _select(_postings(state, fbo=False), filt, "in_process_at", set(filt.get("statuses") or ()))
-    page, cursor, has_next = _cursor_page(selected, body, "in_process_at")
+    selected = _select(_postings(state, fbo=fbo), filt, date_field, set(filt.get("statuses") or ()))
+    page, cursor, has_next = _cursor_page(selected, body, date_field)
     return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
             "has_next": has_next}
+
+
+def fbs_list_v4(state, body):
+    return _cursor_list(state, body, fbo=False, date_field="in_process_at")
 
 
 def fbs_list_v3(state, body):
@@ -319,11 +324,7 @@ def fbs_get_v3(state, body):
 
 
 def fbo_list_v3(state, body):
-    filt = body.get("filter") or {}
-    selected = _select(_postings(state, fbo=True), filt, "created_at", set(filt.get("statuses") or ()))
-    page, cursor, has_next = _cursor_page(selected, body, "created_at")
-    return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
-            "has_next": has_next}
+    return _cursor_list(state, body, fbo=True, date_field="created_at")
 
 
 def fbo_get_v2(state, body):
