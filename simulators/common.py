@@ -6,6 +6,7 @@ benchmarks and the demo inject faults, generate orders, trigger marketplace-side
 and read the log of every write each order received.
 """
 import json
+import logging
 import random
 import threading
 import time
@@ -285,6 +286,8 @@ class _KeepAllHeaders(WSGIRequestHandler):
 
 def run_in_thread(app, port, host="127.0.0.1"):
     """Serve `app` on host:port in a daemon thread; returns the server (call shutdown())."""
+    # One access-log line per simulated API call drowns what `make run` and the benches say.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, app, threaded=True, request_handler=_KeepAllHeaders)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
