@@ -52,7 +52,9 @@ def resolve_redis_url(config):
 
 @lru_cache(maxsize=8)
 def _client(url):
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+    # A save enqueues after commit; with Redis unreachable it must not hang the tablet for
+    # long (the reconciler enqueues the entry later), hence the short connect timeout.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=10,
                                 health_check_interval=30)
 
 
