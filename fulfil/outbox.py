@@ -11,6 +11,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from fulfil import outages
 from fulfil.extensions import db
 from fulfil.models import OutboxEntry
 from fulfil.timeutil import utcnow
@@ -64,4 +65,7 @@ def enqueue_entries(entry_ids):
         from workers.push import enqueue_push
         enqueue_push(entry_ids)
     except Exception as exc:  # Redis down, etc.: the reconciler re-enqueues later
-        log.warning("outbox=enqueue_failed ids=%s error=%r", entry_ids, exc)
+        if outages.report(exc, "outbox enqueue") is None:
+            log.warning("outbox=enqueue_failed ids=%s error=%r", entry_ids, exc)
+    else:
+        outages.answered("redis")

@@ -7,15 +7,52 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = "Copy"; }, 1500);
   });
 });
-// htmx 2 does not swap 4xx/5xx answers by default; our error answers are fragments meant
-// for the page (validation messages, conflicts), so swap 409 and 422 in place and let the
-// server retarget others to #flash.
+// htmx 2 does not swap 4xx/5xx answers by default. fulfil's own error answers are meant
+// for the page: 409 and 422 are the row or form drawn again with the reason, other 4xx
+// fragments say what was wrong, and the 5xx answers fulfil draws are retargeted by the
+// server to #flash (HX-Retarget). An error body fulfil did not draw (a proxy's 502,
+// gunicorn's bare 500, a full error page) is never swapped into the row: the row stays
+// as it was, and #flash says what happened.
+function flashError(text) {
+  const flash = document.getElementById("flash");
+  if (!flash) return;
+  const box = document.createElement("div");
+  box.className = "flash error";
+  box.setAttribute("role", "alert");
+  box.textContent = text + " ";
+  const reload = document.createElement("a");
+  reload.className = "btn small";
+  reload.href = window.location.href;
+  reload.textContent = "Reload";
+  box.appendChild(reload);
+  flash.replaceChildren(box);
+}
+function isFullPage(xhr) {
+  return /^\s*(<!doctype|<html)/i.test(xhr.responseText || "");
+}
 document.addEventListener("htmx:beforeSwap", (event) => {
-  const status = event.detail.xhr.status;
-  if (status === 409 || status === 422 || status === 400 || status === 403 || status === 404 || status >= 500) {
+  const xhr = event.detail.xhr;
+  const status = xhr.status;
+  if (status < 400) return;
+  // 4xx answers are fulfil's own fragments; a 5xx is, only when fulfil retargeted it.
+  const ours = status < 500 || xhr.getResponseHeader("HX-Retarget");
+  if (ours && !isFullPage(xhr)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
+    return;
   }
+  event.detail.shouldSwap = false;
+  const unsafe = event.detail.requestConfig && event.detail.requestConfig.verb !== "get";
+  flashError(status >= 500
+    ? `fulfil could not answer (error ${status}). ` +
+      (unsafe ? "Your change may not have been saved: reload to see whether it was." : "Try again in a moment.")
+    : `That did not work (error ${status}). Reload the page and try again.`);
+});
+// No answer at all (the server is down or the network is gone): say so, keep the page.
+document.addEventListener("htmx:sendError", (event) => {
+  const unsafe = event.detail.requestConfig && event.detail.requestConfig.verb !== "get";
+  flashError("fulfil is not reachable. " +
+    (unsafe ? "Your change may not have been saved: reload to see whether it was." : "Try again in a moment."));
 });
 // A barcode scanner types like a keyboard: when nobody is typing in a field, its keys go to
 // the scan box, so staff can scan without tapping the box first.
