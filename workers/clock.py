@@ -14,6 +14,7 @@ from functools import partial
 
 import redis as redis_lib
 
+from fulfil import outages
 from workers import JobSpec, enqueue_unique, wakeups
 from workers.context import app_context
 from workers.push import enqueue_push
@@ -63,11 +64,20 @@ def run(stop, import_every, reconcile_every=RECONCILE_EVERY):
                 if now < task.due:
                     continue
                 task.due = now + task.every
+                redis_was_down = outages.is_down("redis")
                 try:
                     task.action()
                 except redis_lib.RedisError as exc:
                     # Redis down or restarting: the next round tries again; the reconciler
                     # finds in the database whatever a lost wake-up would have enqueued.
-                    log.warning("clock=task_failed task=%s error=%r", task.name, exc)
+                    if outages.report(exc, f"clock task={task.name}") is None:
+                        log.warning("clock=task_failed task=%s error=%r", task.name, exc)
+                    continue
+                outages.answered("redis")
+                if redis_was_down:
+                    # Back: run every task now rather than when its turn comes (the
+                    # reconciler re-enqueues what the outage held back).
+                    for other in scheduled:
+                        other.due = min(other.due, now)
         stop.wait(max(0.0, min(t.due for t in scheduled) - time.monotonic()))
     log.info("clock=stopped")

@@ -12,6 +12,7 @@ import uuid
 
 import redis as redis_lib
 
+from fulfil import outages
 from workers import key
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Locks:
             lock_key = self._held.pop(name, None)
             self._lost.discard(name)
         if lock_key:
-            self._release(keys=[lock_key], args=[self.token])
+            self._release_keys([lock_key])
 
     def release_all(self):
         self._stop.set()
@@ -85,7 +86,16 @@ class Locks:
         with self._guard:
             keys, self._held = list(self._held.values()), {}
         if keys:
+            self._release_keys(keys)
+
+    def _release_keys(self, keys):
+        # Redis gone while letting go: the keys expire within the TTL by themselves, so
+        # this is no reason to fail the job — nor, from __exit__, to kill its worker.
+        try:
             self._release(keys=keys, args=[self.token])
+        except redis_lib.RedisError as exc:
+            if outages.report(exc, f"lock release kind={self.kind}") is None:
+                log.warning("lock=release_failed kind=%s keys=%s error=%r", self.kind, len(keys), exc)
 
     def __enter__(self):
         return self

@@ -35,9 +35,10 @@ from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
-from fulfil import marketplaces
+from fulfil import marketplaces, outages
 from fulfil.extensions import db
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, MarketplaceError,
                                       RateLimited, Retryable)
@@ -64,6 +65,8 @@ CONFIRM_CAP = 5.0
 # A worker waits this long at most for the account's rate limit; a longer wait (after a
 # 429, or many workers on a slow account) reschedules the entry and frees the worker.
 LONGEST_RATE_WAIT = 2.0
+# Waits between attempts to record outcomes while the database is away (~3 s in all).
+RECORD_RETRY_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 def job_id(entry_id):
@@ -350,7 +353,27 @@ class Batch:
             item.attempts, item.sent_at = item.attempts + 1, now
 
     def _record(self, started):
-        """Write every outcome, and the orders' sync state, in one transaction."""
+        """Write every outcome, and the orders' sync state, in one transaction.
+
+        The marketplace may have accepted a change already: a database that drops the
+        connection (a restart) gets a few short retries, so a sub-second restart costs
+        sub-seconds rather than the entry's lease (OUTBOX_STALE_SECONDS), after which
+        the reconciler would read the marketplace back and record it then.
+        """
+        for wait in (*RECORD_RETRY_WAITS, None):
+            try:
+                return self._record_once(started)
+            except DBAPIError as exc:
+                if wait is None or outages.cause(exc) != "db":
+                    raise
+                outages.failed("db", exc, "push recording outcomes")
+                try:
+                    db.session.rollback()
+                except DBAPIError:
+                    pass  # the dead connection is discarded; the retry checks out a new one
+                time.sleep(wait)
+
+    def _record_once(self, started):
         decided = {i.entry_id: i for i in self.items if i.outcome not in (None, UNTOUCHED)}
         if not decided:
             return

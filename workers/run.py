@@ -32,6 +32,16 @@ log = logging.getLogger("workers.run")
 
 WORKER_TTL = 20
 MAINTENANCE_INTERVAL = 30
+# A worker without Redis retries after 50 ms, then waits twice as long each time, never
+# more than RECONNECT_CAP: it is working again within half a second of Redis returning.
+RECONNECT_FIRST = 0.05
+RECONNECT_CAP = 0.5
+# A child that keeps failing right after start waits longer each time, up to
+# LONGEST_RESTART_DELAY; while it waits the supervisor asks the database and Redis every
+# PROBE_EVERY seconds, and when one of them was away and answers again, it restarts the
+# child at once.
+LONGEST_RESTART_DELAY = 30.0
+PROBE_EVERY = 0.2
 LOG_FORMAT = "%(asctime)s level=%(levelname)s pid=%(process)d logger=%(name)s %(message)s"
 
 
@@ -59,21 +69,119 @@ def _as_child():
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def work(queues):
-    """A worker child: RQ SimpleWorker on fulfil's queues."""
-    _as_child()
-    from rq import SimpleWorker
+def worker_class():
+    """RQ's SimpleWorker, reconnecting to a lost Redis within RECONNECT_CAP seconds.
 
+    RQ doubles its wait after each failed reconnect, up to a minute, and logs each one: a
+    worker took its first job 11 s after Redis was back. Here the wait starts at 50 ms and
+    stays under half a second, and the outage is told in fulfil.outages' few lines.
+    (A class made on demand: RQ is imported in the children, not before they fork.)
+    """
+    import redis
+    from rq import SimpleWorker
+    from rq.exceptions import DequeueTimeout
+    from rq.worker import WorkerStatus
+
+    from fulfil import outages
+
+    class Worker(SimpleWorker):
+        def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+            # RQ's own loop (rq 2.x), with the short reconnect; fulfil never sets max_idle_time.
+            self.procline("Listening on " + ",".join(self.queue_names()))
+            wait = RECONNECT_FIRST
+            while True:
+                try:
+                    self.set_state(WorkerStatus.IDLE)
+                    self.heartbeat()
+                    if self.should_run_maintenance_tasks:
+                        self.run_maintenance_tasks()
+                    result = self.queue_class.dequeue_any(
+                        self._ordered_queues, timeout, connection=self.connection, job_class=self.job_class,
+                        serializer=self.serializer, death_penalty_class=self.death_penalty_class)
+                    outages.answered("redis")
+                    if result is not None:
+                        job, queue = result
+                        self.reorder_queues(reference_queue=queue)
+                        job.redis_server_version = self.get_redis_server_version()
+                    break
+                except DequeueTimeout:
+                    outages.answered("redis")
+                except redis.ConnectionError as exc:
+                    outages.failed("redis", exc, "worker waiting for jobs")
+                    time.sleep(wait)
+                    wait = min(wait * 2, RECONNECT_CAP)
+            self.heartbeat()
+            return result
+
+        def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+            # The command channel (rq's "stop job" etc.) reconnects by itself; RQ logs
+            # an error every 2 s while Redis is away.
+            if not isinstance(exc, redis.ConnectionError):
+                raise exc
+            outages.failed("redis", exc, "worker command channel")
+            time.sleep(RECONNECT_CAP)
+
+    return Worker
+
+
+def wait_for_redis(connection, stop_waiting=lambda: False):
+    """Ping until Redis answers, every RECONNECT_FIRST..RECONNECT_CAP seconds."""
+    import redis
+
+    from fulfil import outages
+
+    wait = RECONNECT_FIRST
+    while not stop_waiting():
+        try:
+            connection.ping()
+            outages.answered("redis")
+            return True
+        except redis.RedisError as exc:
+            outages.failed("redis", exc, "worker starting")
+            time.sleep(wait)
+            wait = min(wait * 2, RECONNECT_CAP)
+    return False
+
+
+def work(queues):
+    """A worker child: fulfil's RQ SimpleWorker on fulfil's queues.
+
+    When Redis goes away mid-job, RQ's loop ends ("unhandled exception, quitting"): the
+    child then waits for Redis and starts working again at once, in the same process,
+    instead of exiting into the supervisor's back-off.
+    """
+    _as_child()
+    import redis
+
+    from fulfil import outages
     from fulfil.redis_conn import get_redis
     from workers.context import app_context, queue_name
 
     with app_context() as app:  # left before working: each job enters its own context
         connection = get_redis(app)
         names = [queue_name(app, q) for q in queues]
-    worker = SimpleWorker(names, connection=connection, worker_ttl=WORKER_TTL,
-                          maintenance_interval=MAINTENANCE_INTERVAL)
-    log.info("worker=started pid=%s queues=%s", os.getpid(), ",".join(names))
-    worker.work(logging_level="WARNING")
+    # RQ logs every failed job and every lost connection with a traceback: during an
+    # outage those become fulfil.outages' counted lines; other failures keep theirs.
+    logging.getLogger("rq.worker").addFilter(outages.OutageFilter("worker"))
+    Worker = worker_class()
+    while True:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # no job in hand: stop at once
+        wait_for_redis(connection)
+        worker = Worker(names, connection=connection, worker_ttl=WORKER_TTL,
+                        maintenance_interval=MAINTENANCE_INTERVAL)
+        log.info("worker=started pid=%s queues=%s", os.getpid(), ",".join(names))
+        try:
+            worker.work(logging_level="WARNING")
+        except redis.RedisError as exc:  # RQ's teardown could not tell Redis it stopped
+            outages.report(exc, "worker stopping")
+        if worker._stop_requested:
+            return
+        try:
+            connection.ping()
+        except redis.RedisError:
+            continue  # Redis went away under the worker: work again once it is back
+        if not outages.is_down("redis"):
+            sys.exit(1)  # not an outage: let the supervisor restart this child
 
 
 def tick(import_every, reconcile_every):
@@ -86,15 +194,46 @@ def tick(import_every, reconcile_every):
     clock.run(stop, import_every=import_every, reconcile_every=reconcile_every)
 
 
+def dependencies_answer():
+    """Do the database and Redis answer now? The supervisor asks on connections of its
+    own, made and closed here (its children make theirs after the fork)."""
+    import redis
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from config import Config
+    from fulfil.redis_conn import resolve_redis_url
+
+    try:
+        url = resolve_redis_url({"REDIS_URL": Config.REDIS_URL, "REDIS_FALLBACK": Config.REDIS_FALLBACK})
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        database = Config.SQLALCHEMY_DATABASE_URI
+        engine = create_engine(database, poolclass=NullPool,
+                               connect_args={"connect_timeout": 1} if database.startswith("postgresql") else {})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+        return True
+    except Exception:  # any failure means "not yet"; the child's own log says why
+        return False
+
+
 class Supervisor:
     """Keeps the children running; stops them together."""
 
-    def __init__(self, roles, stop_timeout):
+    def __init__(self, roles, stop_timeout, probe=None):
         self.context = multiprocessing.get_context("fork")
         self.roles = roles  # name -> (target, args)
         self.stop_timeout = stop_timeout
         self.children = {}  # name -> (process, started at, restart delay)
         self.stopping = threading.Event()
+        self.probe = probe or dependencies_answer
 
     def start(self, name, delay=1.0):
         target, args = self.roles[name]
@@ -116,15 +255,31 @@ class Supervisor:
                 elif time.monotonic() - started < 10:
                     # Failing right after start (database down, bad config): wait longer
                     # each time instead of spinning.
-                    delay = min(delay * 2, 30.0)
+                    delay = min(delay * 2, LONGEST_RESTART_DELAY)
                 else:
                     delay = 1.0
                 log.warning("run=child_exited role=%s pid=%s exitcode=%s restart_in=%.0f",
                             name, process.pid, code, delay)
-                if self.stopping.wait(delay):
+                if self.wait_to_restart(delay):
                     break
                 self.start(name, delay)
         self.stop_all()
+
+    def wait_to_restart(self, delay):
+        """Wait `delay` seconds before a restart — less if the database or Redis was away
+        and answers again: the cause has cleared, so waiting longer would only hold the
+        work back. True when asked to stop meanwhile."""
+        deadline = time.monotonic() + delay
+        dependency_away = delay > PROBE_EVERY and not self.probe()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.stopping.wait(min(left, PROBE_EVERY) if dependency_away else left):
+                return True
+            if dependency_away and self.probe():
+                log.info("run=dependencies_back restarting_early_by=%.1fs", max(0.0, deadline - time.monotonic()))
+                return False
 
     def request_stop(self, signum, frame):
         if self.stopping.is_set():  # second signal: no more waiting
