@@ -1,4 +1,5 @@
-"""R1 in small: bench.chaos with 60 changes; Ozon's two-call ship is never sent twice."""
+"""R1 in small: bench.chaos with 60 changes (workers killed, Redis stopped and flushed, the
+database restarted); Ozon's two-call ship is never sent twice."""
 import pytest
 import requests
 
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.integration
 
 def test_chaos_in_small_loses_nothing_and_converges(tmp_path):
     result = chaos.run(changes=60, workers=3, kill_every=2.0, fault_seconds=8.0, converge_timeout=90.0,
-                       log_dir=tmp_path, say=lambda *args: None)
-    assert result.flushes == 1 and result.kills >= 2
+                       log_dir=tmp_path, say=lambda *args: None, redis_stop_seconds=2.0)
+    assert result.flushes == 1 and result.kills >= 2 and result.redis_stops == 1
+    assert result.db_restarts == (1 if chaos.default_database() == "private-postgres" else 0)
     assert result.lost == 0, result.audit.lost
     assert result.converge_seconds is not None, "not all confirmed within 90 s of the faults stopping"
     assert not result.audit.twice, result.audit.twice
