@@ -82,10 +82,10 @@ def invalid(message, details=None):
     abort(amazon_error(400, "InvalidInput", message, details))
 
 
-def fault_response(status, message, retry_after=None):
+def fault_response(status, message, retry_after=None, rate=RATE):
     if status == 429:
         return amazon_error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
-                            headers={"x-amzn-RateLimit-Limit": f"{RATE:g}"})
+                            headers={"x-amzn-RateLimit-Limit": f"{rate:g}"})
     return amazon_error(status, "InternalFailure" if status == 500 else "ServiceUnavailable", message)
 
 
@@ -152,7 +152,7 @@ def guard(state):
                         bucket = buckets[issued["client_id"]] = Bucket(rate, option(state, "burst", BURST))
                     if not bucket.take():
                         state.count("429")
-                        return fault_response(429, "QuotaExceeded")
+                        return fault_response(429, "QuotaExceeded", rate=rate)
                 return view(**kwargs)
         return guarded
     return wrap
@@ -611,7 +611,7 @@ def tracking_view(order, shipment, package):
             "currentStatus": "IN_TRANSIT", "currentStatusDescription": "Package in transit.",
             "trackingEvents": [{"eventDate": shipment["shippingDate"], "eventCode": "EVENT_101",
                                 "eventDescription": "Package picked up by carrier.",
-                                "eventAddress": {"city": "Louisville", "country": "US"}}]}
+                                "eventAddress": {"city": "Louisville", "state": "KY", "country": "US"}}]}
 
 
 # -- admin hooks ---------------------------------------------------------------------------
