@@ -5,7 +5,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from fulfil.marketplaces.amazon_mcf import SHIPPING_SPEEDS
 
-SPEED_CHOICES = [(s, s) for s in SHIPPING_SPEEDS]
+SPEED_CHOICES = {s: s for s in SHIPPING_SPEEDS}
 
 
 def _strip(value):
@@ -20,9 +20,9 @@ class SendForm(FlaskForm):
 
     def __init__(self, accounts, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.account.choices = [(str(a.id), a.name) for a in accounts]
-        if accounts and not self.account.data:
-            self.account.data = str(accounts[0].id)
+        self.account.choices = {str(a.id): a.name for a in accounts}
+        if accounts and not self.account.data and not self.is_submitted():
+            self.account.data = str(accounts[0].id)  # shown preselected; a POST must name it
 
 
 class BulkForm(SendForm):
@@ -45,5 +45,5 @@ class SkuForm(FlaskForm):
 
     def __init__(self, accounts, sources, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.account.choices = [(str(a.id), a.name) for a in accounts]
-        self.source_account.choices = [("", "Every eligible account")] + [(str(a.id), a.name) for a in sources]
+        self.account.choices = {str(a.id): a.name for a in accounts}
+        self.source_account.choices = {"": "Every eligible account", **{str(a.id): a.name for a in sources}}
