@@ -1,7 +1,5 @@
 """Amazon Multi-Channel Fulfillment as a channel: send orders to Amazon, follow them, pass
-Amazon's tracking on to the marketplace that sold them."""
-from flask import Blueprint
+Amazon's tracking on to the marketplace that sold them.
 
-bp = Blueprint("mcf", __name__, url_prefix="/mcf", template_folder="templates")
-
-from fulfil.mcf import routes  # noqa: E402,F401
+The blueprint lives in fulfil.mcf.routes (not imported here): fulfil.models imports
+fulfil.mcf.models, and the views import the domain, which imports the models."""

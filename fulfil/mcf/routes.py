@@ -3,7 +3,7 @@ sending many orders at once, cancelling at Amazon, the SOP's placeholder as an e
 choice, and the SKUs that live at Amazon (mapping and routing rules)."""
 from dataclasses import dataclass, field
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from fulfil.actions import Actor, InvalidInput
@@ -11,13 +11,14 @@ from fulfil.auth.roles import BULK_UPLOAD, WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.marketplaces.amazon_mcf import STATUS_LABELS
 from fulfil.marketplaces.base import MarketplaceError
-from fulfil.mcf import bp, service
+from fulfil.mcf import service
 from fulfil.mcf.forms import BulkForm, PlaceholderForm, SendForm, SkuForm
 from fulfil.mcf.models import McfSku
 from fulfil.models import MarketplaceAccount, Order
 from fulfil.status import ActionNotAllowed
 from fulfil.templating import is_htmx
 
+bp = Blueprint("mcf", __name__, url_prefix="/mcf", template_folder="templates")
 SEND_ROLES = BULK_UPLOAD  # sending to Amazon costs the seller fees
 BULK_MAX_ORDERS = 100
 
