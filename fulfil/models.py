@@ -277,3 +277,7 @@ class ImportProblem(db.Model):
     resolved_at = db.Column(db.DateTime)
 
     account = db.relationship("MarketplaceAccount")
+
+
+from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  (catalogue tables)
+from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)

@@ -17,7 +17,7 @@ from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perfor
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.models import Event, MarketplaceAccount, Order, Shipment
-from fulfil.orders import barcode, bp, labels, queries
+from fulfil.orders import bp, labels, queries
 from fulfil.orders.export import csv_chunks
 from fulfil.orders.forms import ACTION_FORMS, ListForm, carrier_choices, form_prefix
 from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action
@@ -146,8 +146,12 @@ def order(order_id):
 @roles_required(*WORK_ORDERS)
 def slip(order_id):
     """Packing slip to print: goods, quantities, address and the number as a barcode."""
+    from fulfil.catalogue.service import products_by_sku
+    from fulfil.floor.routes import SLIP_SIZES, slip_context
     order = _order_or_404(order_id)
-    return render_template("orders/slip.html", order=order, barcode=barcode.svg(order.external_id))
+    size = request.args.get("size", "a4")
+    return render_template("orders/slip.html", order=order, size=size if size in SLIP_SIZES else "a4",
+                           products=products_by_sku(line.sku for line in order.lines), **slip_context())
 
 
 # -- actions -------------------------------------------------------------------------
