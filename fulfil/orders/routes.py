@@ -6,7 +6,7 @@ validate → fulfil.actions.perform → commit once → render.
 """
 from dataclasses import dataclass
 
-from flask import Response, abort, current_app, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -100,6 +100,12 @@ def scan():
     matches = queries.scan(text) if text else []
     if len(matches) == 1:
         return redirect(url_for(".order", order_id=matches[0]))
+    if text and not matches:  # a product's barcode, or a loud "not found" with an empty box
+        from fulfil.floor.scanning import resolve
+        target = resolve(text)
+        if target.message:
+            flash(target.message, "error")
+        return redirect(target.url)
     return redirect(url_for(".index", tab="all", q=text) if text else url_for(".index"))
 
 
