@@ -111,7 +111,8 @@ def record_scan(order, code, user):
     if open_line is not None:
         _add(order, open_line.line, user, code, "ok")
         open_line.verified += 1
-        what = open_line.line.name or open_line.line.sku
+        what = (open_line.product.name if open_line.product is not None and open_line.product.name
+                else open_line.line.name or open_line.line.sku)
         left = current.expected - current.verified
         tail = "Every item is verified: mark it packed." if left == 0 else f"{left} more to scan."
         return ScanOutcome("ok", f"✓ {what}: {open_line.verified} of {open_line.expected}. {tail}")

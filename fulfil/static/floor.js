@@ -53,22 +53,47 @@
       });
     } catch (e) { /* no sound available: the red message still says it */ }
   }
+  function visible(el) { return el && el.offsetParent !== null; }
+  // A scan box lives only while there is something to scan into it (data-while).
+  function syncScanForms() {
+    document.querySelectorAll("form[data-scan-queue][data-while]").forEach((form) => {
+      const live = document.querySelector(form.dataset.while) !== null;
+      form.hidden = !live;
+      form.querySelectorAll("input[name=code]").forEach((box) => box.toggleAttribute("data-scan-box", live));
+    });
+  }
   function afterDraw(root) {
+    syncScanForms();
     if (root.querySelector("[data-alarm]") || root.querySelector(".flash.error")) alarm();
-    // Work goes on in the scan box (or the tracking field once the parcel is packed):
-    // cleared, so the next scan never lands after the text of a missed one.
-    const box = root.querySelector("[autofocus]") || root.querySelector("[data-scan-box]");
+    // Work goes on in the scan box (or the tracking field once the parcel is packed);
+    // its text is selected, so the next scan replaces a missed one instead of joining it.
+    const box = Array.from(root.querySelectorAll("[autofocus], [data-scan-box]")).find(visible);
     if (box && !typingInField(document.activeElement)) {
-      if (box.matches("[data-scan-box]") && !box.matches("[data-tracking-field]")) box.value = "";
       box.focus();
+      if (box.value) box.select();
     }
   }
   document.addEventListener("DOMContentLoaded", () => {
     if (document.querySelector("[data-alarm], .flash.error")) alarm();
   });
-  document.addEventListener("htmx:afterSettle", (event) => {
-    const target = event.detail.target;
-    if (target && target.isConnected) afterDraw(document);
+  document.addEventListener("htmx:afterSettle", () => afterDraw(document));
+
+  // Scan forms send their scans one after another, in order, and empty the box at once:
+  // a scan typed while the previous one is on its way is never lost or glued to it.
+  let chain = Promise.resolve();
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-scan-queue]");
+    if (!form || !window.htmx) return;  // without htmx the form posts as a plain form
+    event.preventDefault();
+    const box = form.querySelector("input[name=code]");
+    const code = box.value.trim();
+    box.value = "";
+    box.focus();
+    if (!code) return;
+    const values = { code: code, csrf_token: form.querySelector("[name=csrf_token]").value };
+    chain = chain.then(() => window.htmx.ajax("POST", form.action,
+      { target: form.dataset.target, swap: "outerHTML", values: values, source: document.body }))
+      .catch(() => {});
   });
   // After a miss in a list's scan box the page comes back with the text in it: select it,
   // so the next scan replaces it.
