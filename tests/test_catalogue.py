@@ -118,3 +118,17 @@ def test_import_xlsx_updates_only_the_columns_it_has(client, auth, app):
         product = db.session.get(Product, "A-1")
         assert (product.name, product.bin_location, [b.code for b in product.barcodes]) == \
             ("Alpha", "Z-9", ["4006381333931"])
+
+
+def test_demo_products_cover_every_sku_on_the_orders(app, runner):
+    from tests.conftest import make_order
+    with app.app_context():
+        make_order(lines=(("DEMO-1", 1, "1"), ("DEMO-2", 2, "1")))
+        save_product(ProductInput("DEMO-1", "Kept", "Z-99"))
+        db.session.commit()
+    assert "products=2" in runner.invoke(args=["fulfil", "demo-products"]).output
+    with app.app_context():
+        kept, made = db.session.get(Product, "DEMO-1"), db.session.get(Product, "DEMO-2")
+        assert kept.bin_location == "Z-99" and made.bin_location and made.name == "Product DEMO-2"
+        code = made.barcodes[0].code
+        assert classify_barcode(code) == (code, "ean13")
