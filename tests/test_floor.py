@@ -172,3 +172,18 @@ def test_a_parcel_photo_is_kept_with_the_order(client, auth, app):
     assert "Photo saved" in page
     photo_url = page.split('src="/floor/photos/')[1].split('"')[0]
     assert client.get(f"/floor/photos/{photo_url}").data == png
+
+
+def test_packers_page_counts_orders_and_wrong_scans_per_packer(client, auth, app):
+    order_id, version = _order(app, status="to_pack", lines=(("MUG", 1, "5.00"),))
+    auth.login("warehouse")
+    scan(client, order_id, "PLATE-NOPE")
+    scan(client, order_id, "MUG")
+    client.post(f"/floor/pack/{order_id}/packed", data={"version": version})
+    assert client.get("/floor/packers").status_code == 403
+    auth.logout()
+    auth.login("supervisor")
+    page = client.get("/floor/packers").get_data(as_text=True)
+    row = page[page.index("<td data-label=\"Packer\">Warehouse</td>"):].split("</tr>")[0]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[:-1]] == \
+        ["Warehouse", "1", "1.0", "2", "1", "50.0 %", "0"]

@@ -11,10 +11,10 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
-from fulfil.auth.roles import WORK_ORDERS, roles_required
+from fulfil.auth.roles import SUPERVISE, WORK_ORDERS, roles_required
 from fulfil.catalogue.service import products_by_sku
 from fulfil.extensions import db
-from fulfil.floor import bp, packing, picking, scanning
+from fulfil.floor import bp, packing, picking, productivity, scanning
 from fulfil.floor.models import PackPhoto, PickList
 from fulfil.models import Order, Shipment
 from fulfil.orders import barcode
@@ -372,3 +372,23 @@ def scan():
     if target.message:
         flash(target.message, "error")
     return redirect(target.url, 303)
+
+
+# -- productivity ----------------------------------------------------------------------
+
+PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days"}
+
+
+@bp.route("/packers")
+@roles_required(*SUPERVISE)
+def packers():
+    """Per packer: orders packed, per hour, and how many scans were wrong."""
+    from datetime import timedelta
+
+    from fulfil.timeutil import today_bounds, utcnow
+    period = request.args.get("period", "today")
+    period = period if period in PERIODS else "today"
+    now = utcnow()
+    since = today_bounds(now)[0] if period == "today" else now - timedelta(days=int(period[:-1]))
+    return render_template("floor/packers.html", stats=productivity.packers(since, now + timedelta(seconds=1)),
+                           period=period, PERIODS=PERIODS)
