@@ -117,3 +117,23 @@ def test_touch_targets_on_floor_pages(live_server, page):
     assert small == []
     page.goto("/catalogue/")
     page.screenshot(path="/tmp/floor-catalogue.png", full_page=True)
+
+
+def test_the_pack_station_works_without_javascript(live_server, browser):
+    from tests.fixtures_browser import TABLET
+    order_id, _ = setup_floor(live_server)
+    context = browser.new_context(viewport=TABLET, has_touch=True, base_url=live_server.url,
+                                  java_script_enabled=False)
+    try:
+        page = login(context.new_page())
+        page.goto(f"/floor/pack/{order_id}")
+        for code in ("4006381333931", "PLATE", "4006381333931", "036000291452"):
+            page.locator("#pack-code").fill(code)
+            page.locator("#pack-code").press("Enter")  # a plain form post, page by page
+        expect(page.locator("[data-pack-count]")).to_contain_text("3 of 3 verified · 1 mismatch")
+        page.get_by_role("button", name="Mark packed").click()
+        page.locator("#ship-tracking").fill("RA123456785RU")
+        page.get_by_role("button", name="Ship", exact=True).click()
+        expect(page.locator(".notice.ok")).to_contain_text("Shipped with RA123456785RU")
+    finally:
+        context.close()
