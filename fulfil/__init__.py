@@ -27,6 +27,7 @@ def create_app(test_config=None):
 
     from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
+    from fulfil import mcf
 
     templating.init_app(app)
     errors.init_app(app)
@@ -39,6 +40,7 @@ def create_app(test_config=None):
     app.register_blueprint(bulk.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(floor.bp)
+    app.register_blueprint(mcf.bp)
     return app
 
 

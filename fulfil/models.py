@@ -14,7 +14,7 @@ from fulfil.timeutil import utcnow
 
 ROLES = ("warehouse", "seller", "supervisor", "admin")
 MARKETPLACES = ("ozon", "walmart", "wish")
-MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish"}
+MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish", "amazon_mcf": "Amazon MCF"}
 
 
 class User(UserMixin, db.Model):
@@ -281,3 +281,4 @@ class ImportProblem(db.Model):
 
 from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  (catalogue tables)
 from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)
+from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)

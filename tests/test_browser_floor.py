@@ -26,7 +26,11 @@ def setup_floor(live_server):
 
 
 def scanner(page, code):
-    """A keyboard-wedge scanner: fast keystrokes, then Enter, into whatever has the focus."""
+    """A keyboard-wedge scanner: fast keystrokes, then Enter, into whatever has the focus.
+
+    A person scans once the page is there; waiting for its load keeps a test from typing
+    into a page whose scripts have not run yet."""
+    page.wait_for_load_state("load")
     page.keyboard.type(code)
     page.keyboard.press("Enter")
 

@@ -1,7 +1,7 @@
 """floor: product catalogue (products, product_barcodes), pack-station scans, pick lists, parcel photos
 
 Revision ID: 0006_floor
-Revises: 0001
+Revises: 0007_mcf
 Create Date: 2026-12-04 17:38:18.197703
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_floor'
-down_revision = '0001'
+down_revision = '0007_mcf'  # after main's MCF tables (one head)
 branch_labels = None
 depends_on = None
 
