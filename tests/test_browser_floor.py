@@ -57,6 +57,7 @@ def test_pack_station_verifies_every_item_and_a_wrong_one_is_loud(live_server, p
     expect(page.locator("[data-pack-count]")).to_contain_text("3 of 3 verified · 1 mismatch")
     page.get_by_role("button", name="Mark packed").click()
     expect(page.locator(".notice.ok")).to_contain_text("Packed")
+    expect(page.locator("#pack-scan")).to_be_hidden()  # nothing left to verify: no item box
     # Packed: the cursor waits in the tracking field for the label's barcode.
     expect(page.locator("#ship-tracking")).to_be_focused()
     scanner(page, "RA123456785RU")
