@@ -80,6 +80,9 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None  # a tablet left open all shift must still be able to save
+    # Printed on packing slips: who the parcel is from, and where a return goes.
+    SELLER_NAME = os.environ.get("FULFIL_SELLER_NAME", "")
+    RETURN_ADDRESS = os.environ.get("FULFIL_RETURN_ADDRESS", "")  # lines separated by "|" or newlines
 
 
 class TestConfig(Config):

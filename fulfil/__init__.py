@@ -26,6 +26,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
 
     from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
+    from fulfil import catalogue, floor
     from fulfil.mcf.routes import bp as mcf_bp
 
     templating.init_app(app)
@@ -37,6 +38,8 @@ def create_app(test_config=None):
     app.register_blueprint(sync.bp)
     app.register_blueprint(supervisor.bp)
     app.register_blueprint(bulk.bp)
+    app.register_blueprint(catalogue.bp)
+    app.register_blueprint(floor.bp)
     app.register_blueprint(mcf_bp)
     return app
 

@@ -76,3 +76,29 @@ def demo_users():
     db.session.commit()
     for username, role, _ in DEMO_USERS:
         click.echo(f"  {role:<11} user {username:<11} password {DEMO_PASSWORD}")
+
+
+@fulfil_cli.command("demo-products")
+def demo_products():
+    """Give every SKU on the orders a product with a bin and an EAN-13 (demo data).
+
+    Products a person already gave a bin keep theirs; the barcodes are valid EAN-13s
+    from the 200–299 range GS1 keeps for in-store use, so they never clash with real goods.
+    """
+    from fulfil.catalogue.models import Product, ProductBarcode
+    from fulfil.catalogue.service import gs1_check_digit, learn_from_lines
+    from fulfil.models import OrderLine
+
+    learn_from_lines(db.session.scalars(db.select(OrderLine).where(OrderLine.sku != "")).all())
+    db.session.flush()
+    products = db.session.scalars(db.select(Product).order_by(Product.sku)).all()
+    filled = 0
+    for number, product in enumerate(products, start=1):
+        if not product.bin_location:
+            product.bin_location = f"{'ABCDEF'[number % 6]}-{number % 12 + 1:02d}-{number % 4 + 1}"
+            filled += 1
+        if not product.barcodes:
+            body = f"2{number:011d}"
+            product.barcodes.append(ProductBarcode(code=body + gs1_check_digit(body), kind="ean13"))
+    db.session.commit()
+    click.echo(f"products={len(products)} given_bins={filled}")

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from flask import current_app
 
 from fulfil import marketplaces
+from fulfil.catalogue.service import learn_from_lines
 from fulfil.extensions import db
 from fulfil.marketplaces.base import MarketplaceError
 from fulfil.models import Event, ImportProblem, MarketplaceAccount, Order, OrderLine, Shipment, ShipmentLine
@@ -127,6 +128,8 @@ def upsert_order(account, remote):
         # FBO and on-hold orders may come without a deadline; lists still need one to sort by.
         order.ship_by = remote.ordered_at or utcnow()
     changed |= _sync_lines(order, remote)
+    if created:  # the catalogue learns SKUs and names it lacks; what a person typed stays
+        learn_from_lines(order.lines)
     db.session.flush()
     changed |= _sync_shipments(order, remote)
     if created:

@@ -90,7 +90,10 @@ def test_packing_slip(client, auth, ozon_order):
     page = client.get(f"/orders/{ozon_order['id']}/slip").text
     assert '<svg class="barcode"' in page and f'aria-label="Barcode {ozon_order["external_id"]}"' in page
     assert "Ivan Sidorov" in page and "+7 900 000-00-00" in page
-    assert re.search(r"<td>MUG-RED</td><td>Product MUG-RED</td><td>ITEM-MUG-RED</td><td class=\"num\">2</td>", page)
+    # Each line: SKU, name, the marketplace's item id, its own barcode, the quantity.
+    assert re.search(r"<strong data-sku>MUG-RED</strong>.*?<div class=\"slip-name\" data-line-name>Product MUG-RED</div>"
+                     r".*?Ozon ID ITEM-MUG-RED.*?aria-label=\"Barcode MUG-RED\".*?<td class=\"num qty\" data-quantity>2</td>",
+                     page, re.S)
     assert client.get("/orders/999999/slip").status_code == 404
 
 

@@ -6,7 +6,7 @@ validate → fulfil.actions.perform → commit once → render.
 """
 from dataclasses import dataclass
 
-from flask import Response, abort, current_app, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,7 +17,7 @@ from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perfor
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.models import Event, MarketplaceAccount, Order, Shipment
-from fulfil.orders import barcode, bp, labels, queries
+from fulfil.orders import bp, labels, queries
 from fulfil.orders.export import csv_chunks
 from fulfil.orders.forms import ACTION_FORMS, ListForm, carrier_choices, form_prefix
 from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action
@@ -100,6 +100,12 @@ def scan():
     matches = queries.scan(text) if text else []
     if len(matches) == 1:
         return redirect(url_for(".order", order_id=matches[0]))
+    if text and not matches:  # a product's barcode, or a loud "not found" with an empty box
+        from fulfil.floor.scanning import resolve
+        target = resolve(text)
+        if target.message:
+            flash(target.message, "error")
+        return redirect(target.url)
     return redirect(url_for(".index", tab="all", q=text) if text else url_for(".index"))
 
 
@@ -146,8 +152,12 @@ def order(order_id):
 @roles_required(*WORK_ORDERS)
 def slip(order_id):
     """Packing slip to print: goods, quantities, address and the number as a barcode."""
+    from fulfil.catalogue.service import products_by_sku
+    from fulfil.floor.routes import SLIP_SIZES, slip_context
     order = _order_or_404(order_id)
-    return render_template("orders/slip.html", order=order, barcode=barcode.svg(order.external_id))
+    size = request.args.get("size", "a4")
+    return render_template("orders/slip.html", order=order, size=size if size in SLIP_SIZES else "a4",
+                           products=products_by_sku(line.sku for line in order.lines), **slip_context())
 
 
 # -- actions -------------------------------------------------------------------------
