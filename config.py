@@ -12,7 +12,8 @@ database, in pages or in logs. One account is described by variables sharing a s
     FULFIL_ACCOUNT_OZON_MAIN_RATE_LIMIT=50        # requests per second fulfil allows itself
 
 Walmart uses CLIENT_ID + CLIENT_SECRET; Wish uses CLIENT_ID + CLIENT_SECRET + ACCESS_TOKEN +
-REFRESH_TOKEN. See README "Marketplace accounts".
+REFRESH_TOKEN. An Amazon MCF account (KIND=amazon_mcf) uses CLIENT_ID + CLIENT_SECRET +
+REFRESH_TOKEN (Login with Amazon), MARKETPLACE_ID and REGION (na, eu, fe) or BASE_URL. See README "Marketplace accounts".
 """
 import os
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 ACCOUNT_FIELDS = ("kind", "name", "base_url", "client_id", "api_key", "client_secret",
                   "access_token", "refresh_token", "rate_limit", "timeout", "page_size",
-                  "lookback_days", "import_days", "origin_country", "service_name")
+                  "lookback_days", "import_days", "origin_country", "service_name",
+                  "marketplace_id", "region", "lwa_url")
 
 
 def _env_flag(name, default=False):

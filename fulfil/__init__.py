@@ -26,6 +26,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
 
     from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
+    from fulfil import mcf
 
     templating.init_app(app)
     errors.init_app(app)
@@ -36,6 +37,7 @@ def create_app(test_config=None):
     app.register_blueprint(sync.bp)
     app.register_blueprint(supervisor.bp)
     app.register_blueprint(bulk.bp)
+    app.register_blueprint(mcf.bp)
     return app
 
 

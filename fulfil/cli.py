@@ -40,7 +40,9 @@ def sync(slug):
     from workers.ratelimit import limited_adapter
 
     sync_accounts_from_config()
-    query = db.select(MarketplaceAccount).where(MarketplaceAccount.enabled)
+    from fulfil.marketplaces import KINDS
+
+    query = db.select(MarketplaceAccount).where(MarketplaceAccount.enabled, MarketplaceAccount.kind.in_(KINDS))
     if slug:
         query = query.where(MarketplaceAccount.slug == slug)
     accounts = db.session.scalars(query).all()

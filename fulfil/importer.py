@@ -37,7 +37,7 @@ def sync_accounts_from_config(app=None):
     app = app or current_app
     for slug, settings in app.config["MARKETPLACE_ACCOUNTS"].items():
         kind = settings.get("kind")
-        if kind not in marketplaces.KINDS:
+        if kind not in marketplaces.KINDS + marketplaces.CHANNELS:
             log.error("import=account_skipped slug=%s reason='unknown kind %s'", slug, kind)
             continue
         account = db.session.scalar(db.select(MarketplaceAccount).where(MarketplaceAccount.slug == slug))
@@ -135,6 +135,9 @@ def upsert_order(account, remote):
             order.dispute_open = True
     else:
         changed |= _apply_remote_status(order, remote)
+    if created:
+        from fulfil.mcf.routing import route_new_order  # SKUs that live at Amazon go there
+        route_new_order(order)
     if changed:
         index_order(order)
     return changed

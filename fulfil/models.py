@@ -14,7 +14,7 @@ from fulfil.timeutil import utcnow
 
 ROLES = ("warehouse", "seller", "supervisor", "admin")
 MARKETPLACES = ("ozon", "walmart", "wish")
-MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish"}
+MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish", "amazon_mcf": "Amazon MCF"}
 
 
 class User(UserMixin, db.Model):
@@ -277,3 +277,6 @@ class ImportProblem(db.Model):
     resolved_at = db.Column(db.DateTime)
 
     account = db.relationship("MarketplaceAccount")
+
+
+from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)

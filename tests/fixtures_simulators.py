@@ -45,7 +45,7 @@ class Sim:
 @pytest.fixture(scope="session")
 def _sim_servers():
     sims, servers = {}, []
-    for kind in ("ozon", "walmart", "wish"):
+    for kind in ("ozon", "walmart", "wish", "amazon_mcf"):
         try:
             module = importlib.import_module(f"simulators.{kind}")
         except ImportError:
@@ -80,3 +80,8 @@ def walmart_sim(sims):
 @pytest.fixture
 def wish_sim(sims):
     return sims["wish"]
+
+
+@pytest.fixture
+def mcf_sim(sims):
+    return sims["amazon_mcf"]

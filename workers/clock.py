@@ -3,11 +3,13 @@
     wake-ups    every 0.1 s: outbox entries whose wait is over are enqueued (workers.wakeups)
     reconcile   every ~2 s: workers.reconcile.reconcile, job id "reconcile"
     import-all  every FULFIL_IMPORT_INTERVAL s (30): workers.imports.import_all, id "import-all"
+    mcf-follow  every FULFIL_MCF_POLL_INTERVAL s (20): workers.mcf.follow_all, id "mcf-follow"
 
 A fixed job id makes a second enqueue a no-op while the job waits or runs, so a slow run is
 never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
 """
 import logging
+import os
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 WAKEUPS_EVERY = 0.1
 RECONCILE_EVERY = 2.0
 IMPORT_ALL = JobSpec("workers.imports.import_all", "import", timeout=120, ttl=600)
+MCF_FOLLOW = JobSpec("workers.mcf.follow_all", "import", timeout=60, ttl=300)
+MCF_POLL_EVERY = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
 
 
 @dataclass
@@ -50,6 +54,8 @@ def tasks(import_every, reconcile_every=RECONCILE_EVERY):
                  Task("reconcile", reconcile_every, partial(enqueue_job, reconcile.spec, "reconcile"))]
     if import_every > 0:
         scheduled.append(Task("import-all", import_every, partial(enqueue_job, IMPORT_ALL, "import-all")))
+    if MCF_POLL_EVERY > 0:
+        scheduled.append(Task("mcf-follow", MCF_POLL_EVERY, partial(enqueue_job, MCF_FOLLOW, "mcf-follow")))
     return scheduled
 
 

@@ -6,6 +6,7 @@ second import of the same account from starting while one is on its way.
 """
 from flask import current_app
 
+from fulfil import marketplaces
 from fulfil.extensions import db
 from fulfil.importer import import_account as run_import
 from fulfil.importer import sync_accounts_from_config
@@ -20,7 +21,9 @@ IMPORT_TIMEOUT = 600
 @job("import", timeout=120, ttl=600)
 def import_all():
     sync_accounts_from_config()
-    ids = db.session.scalars(db.select(MarketplaceAccount.id).where(MarketplaceAccount.enabled)).all()
+    # Fulfilment channels (Amazon MCF) have no orders to import: fulfil.mcf follows them.
+    ids = db.session.scalars(db.select(MarketplaceAccount.id).where(
+        MarketplaceAccount.enabled, MarketplaceAccount.kind.in_(marketplaces.KINDS))).all()
     db.session.remove()
     enqueue_unique(import_account.spec, {f"import-account-{i}": (i,) for i in ids},
                    started_grace=IMPORT_TIMEOUT)

@@ -12,10 +12,12 @@ from importlib import import_module
 from flask import current_app
 
 KINDS = ("ozon", "walmart", "wish")
+# Fulfilment channels: accounts with an adapter that are not marketplaces (no orders to import).
+CHANNELS = ("amazon_mcf",)
 
 
 def module_for(kind):
-    if kind not in KINDS:
+    if kind not in KINDS + CHANNELS:
         raise KeyError(f"unknown marketplace {kind!r}")
     return import_module(f"fulfil.marketplaces.{kind}")
 

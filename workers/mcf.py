@@ -1,0 +1,38 @@
+"""Amazon MCF jobs: follow every MCF account (scheduled by the clock).
+
+`follow_all` enqueues one `follow_account` per enabled MCF account; the job id per account
+keeps a slow run from being stacked behind another.
+"""
+from flask import current_app
+
+from fulfil.extensions import db
+from fulfil.marketplaces.base import MarketplaceError
+from fulfil.mcf.follow import follow_account as run_follow
+from fulfil.mcf.service import KIND
+from fulfil.models import MarketplaceAccount
+from workers import enqueue_unique, job
+from workers.ratelimit import limited_adapter
+
+FOLLOW_TIMEOUT = 300
+
+
+@job("import", timeout=60, ttl=300)
+def follow_all():
+    ids = db.session.scalars(db.select(MarketplaceAccount.id).where(
+        MarketplaceAccount.enabled, MarketplaceAccount.kind == KIND)).all()
+    db.session.remove()
+    enqueue_unique(follow_account.spec, {f"mcf-follow-{i}": (i,) for i in ids}, started_grace=FOLLOW_TIMEOUT)
+    return len(ids)
+
+
+@job("import", timeout=FOLLOW_TIMEOUT, ttl=300)
+def follow_account(account_id):
+    account = db.session.get(MarketplaceAccount, account_id)
+    if account is None or not account.enabled or account.kind != KIND:
+        return 0
+    try:
+        return run_follow(account, limited_adapter(account, current_app._get_current_object()))
+    except MarketplaceError:
+        return 0  # recorded on the account; the next scheduled run retries
+    finally:
+        db.session.remove()
