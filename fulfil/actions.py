@@ -12,7 +12,7 @@ from fulfil.extensions import db
 from fulfil.models import Event, Shipment, ShipmentLine
 from fulfil.outbox import record
 from fulfil.search import index_order
-from fulfil.status import ACTIONS, STATUS_LABELS, check_action, is_open
+from fulfil.status import ACTIONS, STATUS_LABELS, check_action, status_effects
 from fulfil.timeutil import utcnow
 
 CANCEL_REASONS = {
@@ -83,12 +83,8 @@ def perform(order, action_name, actor, expected_version=None, **params):
 
 
 def _set_status(order, status):
-    order.status = status
-    order.open_to_ship = is_open(status)
-    if status == "in_transit" and order.shipped_at is None:
-        order.shipped_at = utcnow()
-    if status == "delivered":
-        order.delivered_at = order.delivered_at or utcnow()
+    for name, value in status_effects(status, order.shipped_at, order.delivered_at).items():
+        setattr(order, name, value)
 
 
 def _audit(order, actor, action, old, new, note):

@@ -46,6 +46,13 @@ def _collect_new_entries(session, flush_context):
         session.info.setdefault(_NEW_IDS, []).extend(ids)
 
 
+def enqueue_after_commit(entry_ids, session=None):
+    """Entries written without the ORM (bulk apply's multi-row INSERTs): enqueue them
+    with the session's other new entries once it commits, all in one go."""
+    if entry_ids:
+        (session or db.session()).info.setdefault(_NEW_IDS, []).extend(entry_ids)
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session):
     ids = session.info.pop(_NEW_IDS, None)

@@ -100,3 +100,17 @@ def check_action(order, name):
     if reason:
         raise ActionNotAllowed(reason)
     return action
+
+
+def status_effects(status, shipped_at=None, delivered_at=None, now=None):
+    """The fields that follow from an order taking `status`: whether it is open to ship
+    and when it shipped / was delivered (kept once set). The one place these are decided,
+    for a person's action, a bulk upload and the importer alike."""
+    from fulfil.timeutil import utcnow
+    now = now or utcnow()
+    if status == "in_transit" and shipped_at is None:
+        shipped_at = now
+    if status == "delivered" and delivered_at is None:
+        delivered_at = now
+    return {"status": status, "open_to_ship": is_open(status), "shipped_at": shipped_at,
+            "delivered_at": delivered_at}

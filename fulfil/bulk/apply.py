@@ -1,10 +1,13 @@
-"""Apply an upload's good rows: each order in its own transaction, through actions.perform.
+"""Apply an upload's good rows, a batch of orders at a time, in one transaction per batch.
 
-Rows are re-checked against the orders as they are now (someone may have shipped or
-cancelled one since the preview), then every order is changed and committed on its own,
-so one refused order never holds back the others. Actor(source="bulk", upload_id=...)
-makes the audit trail name the upload; the outbox's after-commit hook hands each order's
-entries to the push workers.
+Each batch's rows are checked once (preview.check_rows) against its orders as they are
+now (someone may have shipped or cancelled one since the preview), read once. Orders that
+only ship are planned in memory and written together with multi-row statements
+(fulfil.bulk.write); orders whose rows change a tracking number go through
+actions.perform, each in a savepoint. Either way one refused order never holds back the
+others and nothing of it is written. Actor(source="bulk", upload_id=...) makes the audit
+trail name the upload; the batch's outbox entries are handed to the push workers together
+once the batch commits.
 
 Small uploads apply inside the request; larger ones in the RQ job workers.bulk.apply_upload.
 Both run `apply_upload`, which is safe to run again: rows with an outcome are skipped and
@@ -19,9 +22,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.bulk.models import Upload
-from fulfil.bulk.lookup import load_orders, lookup_key
+from fulfil.bulk import lookup
+from fulfil.bulk.lookup import lookup_key
+from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_order
+from fulfil.bulk.write import load_orders_for_writing as load_orders
 from fulfil.bulk.preview import GOOD, check_rows, gc_paused, rows_from
 from fulfil.extensions import db
+from fulfil.outbox import enqueue_after_commit
 from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
 
@@ -100,6 +107,8 @@ def apply_upload(upload_id):
 def _apply(upload):
     actor_user = upload.applied_by
     outcomes = list(upload.outcomes or [None] * len(upload.verdicts))
+    held = list(db.session.identity_map.values())  # strong references while ids are compared
+    kept = {id(obj) for obj in held}
     for index, verdict in enumerate(upload.verdicts):
         if outcomes[index] is None and verdict["verdict"] not in GOOD:
             outcomes[index] = _nothing_to_do(verdict["verdict"], verdict["reason"])
@@ -109,17 +118,20 @@ def _apply(upload):
         upload.outcomes = list(outcomes)  # a new list: SQLAlchemy sees the JSON changed
         upload.done += len(batch)
         db.session.commit()
-        # Keep memory flat on 10,000-row uploads: forget this batch's orders and entries.
-        db.session.expunge_all()
-        db.session.add(upload)
-        if actor_user is not None:
-            db.session.add(actor_user)
+        # Keep memory flat on 10,000-row uploads: forget the orders this batch loaded
+        # (the caller's own objects stay in its session).
+        for obj in list(db.session.identity_map.values()):
+            if id(obj) not in kept:
+                db.session.expunge(obj)
     upload.outcomes = list(outcomes)
     upload.state, upload.finished_at = "done", utcnow()
     db.session.commit()
 
 
 def _apply_batch(batch, upload, actor_user, outcomes):
+    """Check the batch's rows once, against its orders read once; write the orders that
+    only ship in a few multi-row statements, the ones with tracking changes through
+    actions.perform, each in a savepoint of the batch's transaction."""
     check_rows(batch, upload.acknowledge, load=load_orders)
     actor = Actor(actor_user, source="bulk", upload_id=upload.id)
     by_order = defaultdict(list)
@@ -128,9 +140,46 @@ def _apply_batch(batch, upload, actor_user, outcomes):
             by_order[row.order].append(row)
         else:
             outcomes[row.index] = _nothing_to_do(row.verdict, row.reason)
+    writes = BatchWrite(utcnow(), actor)
+    through_actions = {}
     for order, rows in by_order.items():
-        for row, outcome in _apply_order(order, rows, actor).items():
-            outcomes[row.index] = outcome
+        if any(row.verdict == "update" for row in rows):
+            through_actions[order] = rows
+            continue
+        refusal = _apply_order(order, rows, writes)
+        if refusal:
+            for row, outcome in refusal.items():
+                outcomes[row.index] = outcome
+    for plan in writes.write():
+        for row in plan.rows:
+            outcomes[row.index] = _error(CHANGED_MEANWHILE)
+    for plan in writes.plans:
+        for row in plan.rows:
+            outcomes[row.index] = {"outcome": "shipped", "reason": row.reason,
+                                   "entries": [i for i, number in plan.entry_ids
+                                               if number is None or number == row.number]}
+    enqueue_after_commit(writes.entry_ids())
+    if through_actions:
+        orm_orders = lookup.load_orders({order.id for order in through_actions})
+        for order, rows in through_actions.items():
+            current = orm_orders.get(order.id)
+            if current is None or current.version != order.version:
+                results = {row: _error(CHANGED_MEANWHILE) for row in rows}
+            else:
+                results = _apply_order_through_actions(current, rows, actor)
+            for row, outcome in results.items():
+                outcomes[row.index] = outcome
+
+
+def _apply_order(order, rows, writes):
+    """Plan one order's acknowledge and ship into `writes`; {row: outcome} when refused
+    (then nothing of this order is written), else None."""
+    try:
+        writes.add(plan_order(order, rows, writes.actor, _packages(rows),
+                              min((r.shipped_at for r in rows if r.shipped_at), default=None), writes.now))
+    except _REFUSED as exc:
+        return {row: _error(str(exc)) for row in rows}
+    return None
 
 
 def _batches(rows):
@@ -153,29 +202,28 @@ def _batches(rows):
         yield batch
 
 
-def _apply_order(order, rows, actor):
-    """Change one order and commit; {row: outcome}. A refusal rolls back this order only."""
+def _apply_order_through_actions(order, rows, actor):
+    """Change one order through actions.perform in a savepoint; {row: outcome}. A refusal
+    rolls back this order only."""
     shipping = [row for row in rows if row.verdict == "ship"]
     entries = []
     try:
-        if any(row.acknowledge for row in shipping):
-            entries += perform(order, "acknowledge", actor)
-        if shipping:
-            entries += perform(order, "ship", actor, packages=_packages(shipping),
-                               shipped_at=min((r.shipped_at for r in shipping if r.shipped_at), default=None))
-        for row in rows:
-            if row.verdict == "update":
-                entries += perform(order, "update_tracking", actor, shipment_id=row.shipment.id,
-                                   carrier=row.carrier, tracking_number=row.number,
-                                   tracking_url=row.url or None)
-        db.session.commit()
+        with db.session.begin_nested():
+            if any(row.acknowledge for row in shipping):
+                entries += perform(order, "acknowledge", actor)
+            if shipping:
+                entries += perform(order, "ship", actor, packages=_packages(shipping),
+                                   shipped_at=min((r.shipped_at for r in shipping if r.shipped_at),
+                                                  default=None))
+            for row in rows:
+                if row.verdict == "update":
+                    entries += perform(order, "update_tracking", actor, shipment_id=row.shipment.id,
+                                       carrier=row.carrier, tracking_number=row.number,
+                                       tracking_url=row.url or None)
     except _REFUSED as exc:
-        db.session.rollback()
         return {row: _error(str(exc)) for row in rows}
     except _CHANGED_MEANWHILE:
-        db.session.rollback()
-        return {row: _error("This order changed while the upload was being applied: upload this "
-                            "row again.") for row in rows}
+        return {row: _error(CHANGED_MEANWHILE) for row in rows}
     return {row: {"outcome": "shipped" if row.verdict == "ship" else "updated", "reason": row.reason,
                   "entries": [e.id for e in entries if _entry_is_for(e, row)]}
             for row in rows}
