@@ -19,8 +19,10 @@ venv: .venv/.installed
 run: venv
 	bin/run
 
+# bin/find-browser picks the Chromium for the Playwright tests (installing one if need be)
+# and says which.
 test: venv
-	$(PY) -m pytest
+	FULFIL_CHROMIUM="$$(bin/find-browser)" && export FULFIL_CHROMIUM && $(PY) -m pytest
 
 # P1–P5 figures (PRODUCT.md quality bars). DATABASE_URL=postgresql+psycopg://... for PostgreSQL.
 bench: venv

@@ -37,7 +37,7 @@ def sync(slug):
     from fulfil.importer import import_account, sync_accounts_from_config
     from fulfil.marketplaces.base import MarketplaceError
     from fulfil.models import MarketplaceAccount
-    from workers.ratelimit import limited_adapter
+    from fulfil.ratelimit import limited_adapter
 
     sync_accounts_from_config()
     from fulfil.marketplaces import KINDS

@@ -14,9 +14,8 @@ from fulfil.extensions import db
 from fulfil.marketplaces import adapter_for
 from fulfil.marketplaces.base import APPLIED
 from fulfil.models import MarketplaceAccount, Order, OutboxEntry
-from fulfil.outbox import record
+from fulfil.outbox import record, retry
 from fulfil.tracking import make_tracking_number
-from workers.push import retry
 from tests.fixtures_workers import wait_for
 
 pytestmark = pytest.mark.integration

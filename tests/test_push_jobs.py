@@ -7,18 +7,18 @@ from rq.job import Job
 from rq.utils import utcformat
 
 from fulfil.extensions import db
+from fulfil.jobs import enqueue_push, queue_name
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, Permanent,
                                       RateLimited, Retryable)
 from fulfil.models import Order, OutboxEntry
-from fulfil.outbox import record
+from fulfil.outbox import record, retry
+from fulfil.ratelimit import limiter
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
 from workers import push, wakeups
 from workers.clock import wake_due_entries
-from workers.context import queue_name
 from workers.locks import Locks
-from workers.push import due_heads, enqueue_push, push_entry, retry
-from workers.ratelimit import limiter
+from workers.push import due_heads, push_entry
 from workers.reconcile import reconcile
 from tests.conftest import make_order
 from tests.fixtures_workers import wait_for

@@ -7,9 +7,9 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
+from fulfil.ratelimit import LimitedSession, RateLimiter
 from workers.locks import Locks
 from workers.push import BACKOFF_BASE, BACKOFF_CAP, backoff
-from workers.ratelimit import LimitedSession, RateLimiter
 from tests.fixtures_workers import wait_for
 
 

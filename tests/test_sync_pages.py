@@ -5,11 +5,11 @@ import pytest
 from rq import Queue
 
 from fulfil.extensions import db
+from fulfil.jobs import queue_name
 from fulfil.models import ImportProblem, OutboxEntry
 from fulfil.outbox import record
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
-from workers.context import queue_name
 from tests.conftest import make_order
 
 HTMX = {"HX-Request": "true"}

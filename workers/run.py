@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from workers import QUEUES
+from fulfil.jobs import QUEUES
 
 log = logging.getLogger("workers.run")
 
@@ -155,7 +155,8 @@ def work(queues):
 
     from fulfil import outages
     from fulfil.redis_conn import get_redis
-    from workers.context import app_context, queue_name
+    from fulfil.jobs import queue_name
+    from workers.context import app_context
 
     with app_context() as app:  # left before working: each job enters its own context
         connection = get_redis(app)
@@ -328,7 +329,7 @@ def main(argv=None):
     configure_logging()
     # Loaded once here, before any fork: a restarted child is ready in a moment, not after
     # importing everything again. (Modules only: no app, no connection is made before fork.)
-    import workers.clock  # noqa: F401
+    import workers.bulk, workers.clock, workers.imports, workers.mcf, workers.push, workers.reconcile  # noqa: F401,E401
     roles = {}
     if not args.clock_only:
         for number in range(1, args.workers + 1):

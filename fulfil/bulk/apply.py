@@ -9,7 +9,7 @@ others and nothing of it is written. Actor(source="bulk", upload_id=...) makes t
 trail name the upload; the batch's outbox entries are handed to the push workers together
 once the batch commits.
 
-Small uploads apply inside the request; larger ones in the RQ job workers.bulk.apply_upload.
+Small uploads apply inside the request; larger ones in the background (fulfil.jobs.BULK_APPLY).
 Both run `apply_upload`, which is safe to run again: rows with an outcome are skipped and
 re-checking turns rows applied by an interrupted run into "already so".
 """
@@ -28,6 +28,7 @@ from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_order
 from fulfil.bulk.write import load_orders_for_writing as load_orders
 from fulfil.bulk.preview import GOOD, check_rows, gc_paused, rows_from
 from fulfil.extensions import db
+from fulfil.jobs import enqueue_bulk_apply
 from fulfil.outbox import enqueue_after_commit
 from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
@@ -66,9 +67,8 @@ def begin(upload, user):
 def _enqueue(upload_id):
     from redis.exceptions import RedisError
 
-    from workers.bulk import enqueue_apply
     try:
-        enqueue_apply(upload_id)
+        enqueue_bulk_apply(upload_id)
     except RedisError as exc:
         log.warning("bulk=enqueue_failed upload=%s error=%r", upload_id, exc)
         _stop(upload_id, "The background worker could not be reached, so nothing was applied. "
