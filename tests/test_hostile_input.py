@@ -1,0 +1,48 @@
+"""Inputs that once answered 500 (issue 8): each class answers a specific 4xx and saves nothing.
+
+The property-based walk over the whole URL map is tests/test_url_map_fuzz.py; these are
+the examples found by hand, one test per class, so a regression names its class.
+"""
+import pytest
+from sqlalchemy import func, select
+
+from fulfil.bulk.models import Upload
+from fulfil.extensions import db
+from fulfil.models import Event, Order, OutboxEntry, Shipment
+from tests.conftest import make_order
+
+HUGE = "9999999999999999999"
+
+
+def paste(client, text):
+    return client.post("/bulk/", data={"pasted": text})
+
+
+def latest_upload(app):
+    with app.app_context():
+        return db.session.scalar(select(Upload.id).order_by(Upload.id.desc()))
+
+
+def row_counts(app):
+    with app.app_context():
+        return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (Order, Event, OutboxEntry, Shipment, Upload)}
+
+
+@pytest.mark.parametrize("path", [
+    f"/orders/{HUGE}", f"/orders/{HUGE}/slip", f"/orders/{HUGE}/ship", f"/orders/2147483648",
+    f"/sync/orders/{HUGE}", f"/bulk/{HUGE}", f"/bulk/{HUGE}/rows", f"/floor/pack/{HUGE}",
+    f"/floor/picks/{HUGE}", f"/floor/photos/{HUGE}", f"/mcf/orders/{HUGE}/panel",
+])
+def test_ids_beyond_the_columns_range_are_not_found(app, client, auth, path):
+    auth.login("admin")
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [f"/sync/entries/{HUGE}/retry", f"/bulk/{HUGE}/apply",
+                                  f"/orders/{HUGE}/acknowledge", f"/floor/pack/{HUGE}/scan"])
+def test_posts_to_ids_beyond_range_are_not_found(app, client, auth, path):
+    auth.login("admin")
+    assert client.post(path).status_code == 404
