@@ -59,3 +59,4 @@ def refuse_nul():
 def init_app(app):
     """Before any blueprint adds a rule: the converter is looked up as rules are added."""
     app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul)

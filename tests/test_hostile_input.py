@@ -46,3 +46,30 @@ def test_ids_beyond_the_columns_range_are_not_found(app, client, auth, path):
 def test_posts_to_ids_beyond_range_are_not_found(app, client, auth, path):
     auth.login("admin")
     assert client.post(path).status_code == 404
+
+
+@pytest.mark.parametrize("where", ["query", "form", "path"])
+def test_nul_bytes_are_refused_before_any_view(app, client, auth, where):
+    auth.login("admin")
+    with app.app_context():
+        order = make_order("walmart", status="new")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    before = row_counts(app)
+    if where == "query":
+        response = client.get("/", query_string={"q": "a\x00b", "tab": "all"})
+    elif where == "form":
+        response = client.post(f"/orders/{order_id}/cancel", data={
+            f"order{order_id}-version": version, f"order{order_id}-reason_code": "other",
+            f"order{order_id}-note": "no\x00te"})
+    else:
+        response = client.get("/catalogue/SKU%00-1")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+
+
+def test_nul_bytes_in_sign_in(app, client, users):
+    response = client.post("/login", data={"username": "ware\x00house", "password": "x\x00"})
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
