@@ -73,3 +73,24 @@ def test_nul_bytes_in_sign_in(app, client, users):
     response = client.post("/login", data={"username": "ware\x00house", "password": "x\x00"})
     assert response.status_code == 400
     assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_prefix_bounds_at_the_end_of_unicode():
+    from fulfil.search import prefix_bounds
+    assert prefix_bounds("abc") == ("abc", "abd")
+    assert prefix_bounds("ab\U0010ffff") == ("ab\U0010ffff", "ac")
+    assert prefix_bounds("\U0010ffff\U0010ffff") == ("\U0010ffff\U0010ffff", None)
+    assert prefix_bounds("a\ud7ff") == ("a\ud7ff", "a\ue000")  # never a lone surrogate
+
+
+@pytest.mark.parametrize("q", ["abc\U0010ffff", "\U0010ffff", "\ud7ff", "z" * 5000, "\u2028\n\r\t"])
+def test_search_with_edge_characters(app, client, auth, q):
+    auth.login("warehouse")
+    with app.app_context():
+        make_order("walmart", external_id="PO-\U0010ffff", status="new")
+        db.session.commit()
+    for path in ("/", "/orders/rows", "/orders/export.csv", "/orders/scan", "/catalogue/", "/floor/scan"):
+        response = client.get(path, query_string={"q": q, "tab": "all"})
+        assert response.status_code < 500, path
+    found = client.get("/", query_string={"q": "po-\U0010ffff", "tab": "all"})
+    assert found.status_code == 200 and "PO-\U0010ffff" in found.get_data(as_text=True)
