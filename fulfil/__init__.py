@@ -25,10 +25,11 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
+    from fulfil import auth, cli, errors, health, inputs, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
     from fulfil.mcf.routes import bp as mcf_bp
 
+    inputs.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -148,7 +148,9 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        return _render(exc.code, MESSAGES.get(exc.code, exc.description))
+        # abort(400, "what exactly is wrong") says that; a bare abort(400) the words above.
+        specific = exc.description if exc.description != type(exc).description else None
+        return _render(exc.code, specific or MESSAGES.get(exc.code, exc.description))
 
     @app.errorhandler(Exception)
     def unexpected(exc):

@@ -1,5 +1,6 @@
 """Search keys: what a person may type to find an order (see models.SearchKey)."""
 import re
+import sys
 
 from fulfil.extensions import db
 from fulfil.models import SearchKey
@@ -35,8 +36,18 @@ def index_order(order):
 
 
 def prefix_bounds(text):
-    """('abc', 'abd'): keys starting with text are key >= lo and key < hi (index-friendly)."""
+    """('abc', 'abd'): keys starting with text are key >= lo and key < hi (index-friendly).
+
+    hi is None when no string is above every key starting with lo (lo is all U+10FFFF, the
+    last code point); the code points after U+D7FF skip the surrogates, which neither
+    database driver can send."""
     lo = text.strip().lower()[:MAX_KEY]
     if not lo:
         return None
-    return lo, lo[:-1] + chr(ord(lo[-1]) + 1)
+    head = lo.rstrip(chr(sys.maxunicode))
+    if not head:
+        return lo, None
+    following = ord(head[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return lo, head[:-1] + chr(following)

@@ -94,7 +94,8 @@ def search(text):
     if bounds is None:
         return None
     low, high = bounds
-    first_keys = (select(SearchKey.order_id).where(SearchKey.key >= low, SearchKey.key < high)
+    below = [] if high is None else [SearchKey.key < high]
+    first_keys = (select(SearchKey.order_id).where(SearchKey.key >= low, *below)
                   .order_by(SearchKey.key).limit(SEARCH_CAP))
     matched = db.session.scalar(select(func.count()).select_from(first_keys.subquery()))
     return Search(first_keys, capped=matched == SEARCH_CAP)

@@ -1,0 +1,62 @@
+"""What every request's input must be before a view sees it: one rule per kind of value.
+
+- Ids (in a path, a query string, a form or a session) are whole numbers a table can hold:
+  every id column is an Integer, 32 bits on PostgreSQL. A larger number is an id of
+  nothing — a 404 from the `<int:...>` converter, None from `parse_id` — never an
+  "integer out of range" or an OverflowError from the database driver.
+- Text never carries NUL: PostgreSQL cannot store it in text and refuses the query, so a
+  request with one in its path, query string or form is answered 400 before any view runs.
+"""
+from flask import abort, request
+from werkzeug.routing import IntegerConverter
+
+# The largest value an Integer column holds on PostgreSQL (SQLite's are 64-bit).
+MAX_ID = 2**31 - 1
+_MAX_DIGITS = len(str(MAX_ID))
+NUL_MESSAGE = ("What was sent contains a NUL character (\\0), which is never part of real text "
+               "and cannot be stored. Remove it (retype the value) and try again; nothing was saved.")
+
+
+def parse_id(value):
+    """A positive whole number that fits an id column, from text or a number; else None.
+
+    Only ASCII digits count ("²".isdigit() is true, but int() refuses it)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not text or len(text) > _MAX_DIGITS or not text.isascii() or not text.isdigit():
+            return None
+        number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond MAX_ID matches no route (404).
+
+    The regex bounds the length (so a long number matches no path at all, rather than a
+    path of another method: 405) and keeps to ASCII digits; `max` does the rest."""
+    regex = f"[0-9]{{1,{_MAX_DIGITS}}}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def _has_nul(values):
+    return any("\x00" in key or any("\x00" in value for value in values.getlist(key)) for key in values)
+
+
+def refuse_nul():
+    """before_request: a NUL anywhere in the path, query string or form fields is a 400."""
+    if "\x00" in request.path or _has_nul(request.args):
+        abort(400, NUL_MESSAGE)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _has_nul(request.form):
+        abort(400, NUL_MESSAGE)
+
+
+def init_app(app):
+    """Before any blueprint adds a rule: the converter is looked up as rules are added."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul)

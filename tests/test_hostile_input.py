@@ -1,0 +1,96 @@
+"""Inputs that once answered 500 (issue 8): each class answers a specific 4xx and saves nothing.
+
+The property-based walk over the whole URL map is tests/test_url_map_fuzz.py; these are
+the examples found by hand, one test per class, so a regression names its class.
+"""
+import pytest
+from sqlalchemy import func, select
+
+from fulfil.bulk.models import Upload
+from fulfil.extensions import db
+from fulfil.models import Event, Order, OutboxEntry, Shipment
+from tests.conftest import make_order
+
+HUGE = "9999999999999999999"
+
+
+def paste(client, text):
+    return client.post("/bulk/", data={"pasted": text})
+
+
+def latest_upload(app):
+    with app.app_context():
+        return db.session.scalar(select(Upload.id).order_by(Upload.id.desc()))
+
+
+def row_counts(app):
+    with app.app_context():
+        return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (Order, Event, OutboxEntry, Shipment, Upload)}
+
+
+@pytest.mark.parametrize("path", [
+    f"/orders/{HUGE}", f"/orders/{HUGE}/slip", f"/orders/{HUGE}/ship", f"/orders/2147483648",
+    f"/sync/orders/{HUGE}", f"/bulk/{HUGE}", f"/bulk/{HUGE}/rows", f"/floor/pack/{HUGE}",
+    f"/floor/picks/{HUGE}", f"/floor/photos/{HUGE}", f"/mcf/orders/{HUGE}/panel",
+])
+def test_ids_beyond_the_columns_range_are_not_found(app, client, auth, path):
+    auth.login("admin")
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [f"/sync/entries/{HUGE}/retry", f"/bulk/{HUGE}/apply",
+                                  f"/orders/{HUGE}/acknowledge", f"/floor/pack/{HUGE}/scan"])
+def test_posts_to_ids_beyond_range_are_not_found(app, client, auth, path):
+    auth.login("admin")
+    assert client.post(path).status_code == 404
+
+
+@pytest.mark.parametrize("where", ["query", "form", "path"])
+def test_nul_bytes_are_refused_before_any_view(app, client, auth, where):
+    auth.login("admin")
+    with app.app_context():
+        order = make_order("walmart", status="new")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    before = row_counts(app)
+    if where == "query":
+        response = client.get("/", query_string={"q": "a\x00b", "tab": "all"})
+    elif where == "form":
+        response = client.post(f"/orders/{order_id}/cancel", data={
+            f"order{order_id}-version": version, f"order{order_id}-reason_code": "other",
+            f"order{order_id}-note": "no\x00te"})
+    else:
+        response = client.get("/catalogue/SKU%00-1")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+
+
+def test_nul_bytes_in_sign_in(app, client, users):
+    response = client.post("/login", data={"username": "ware\x00house", "password": "x\x00"})
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_prefix_bounds_at_the_end_of_unicode():
+    from fulfil.search import prefix_bounds
+    assert prefix_bounds("abc") == ("abc", "abd")
+    assert prefix_bounds("ab\U0010ffff") == ("ab\U0010ffff", "ac")
+    assert prefix_bounds("\U0010ffff\U0010ffff") == ("\U0010ffff\U0010ffff", None)
+    assert prefix_bounds("a\ud7ff") == ("a\ud7ff", "a\ue000")  # never a lone surrogate
+
+
+@pytest.mark.parametrize("q", ["abc\U0010ffff", "\U0010ffff", "\ud7ff", "z" * 5000, "\u2028\n\r\t"])
+def test_search_with_edge_characters(app, client, auth, q):
+    auth.login("warehouse")
+    with app.app_context():
+        make_order("walmart", external_id="PO-\U0010ffff", status="new")
+        db.session.commit()
+    for path in ("/", "/orders/rows", "/orders/export.csv", "/orders/scan", "/catalogue/", "/floor/scan"):
+        response = client.get(path, query_string={"q": q, "tab": "all"})
+        assert response.status_code < 500, path
+    found = client.get("/", query_string={"q": "po-\U0010ffff", "tab": "all"})
+    assert found.status_code == 200 and "PO-\U0010ffff" in found.get_data(as_text=True)
