@@ -32,6 +32,13 @@ def _env_flag(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_count(name):
+    value = os.environ.get(name, "").strip() or "0"
+    if not value.isdigit():
+        raise SystemExit(f"{name} must be a number of proxies (0, 1, 2...), not {value!r}")
+    return int(value)
+
+
 def accounts_from_env(environ=os.environ):
     """Return {slug: {field: value}} for every account named in FULFIL_ACCOUNTS."""
     accounts = {}
@@ -79,6 +86,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Cookies are Secure on every HTTPS request anyway (fulfil/security/headers.py). Behind a
+    # reverse proxy that ends TLS, FULFIL_PROXY_FIX=N trusts the X-Forwarded-* headers of
+    # the N proxies in front (usually 1); never set it without a proxy.
+    PROXY_FIX = _env_count("FULFIL_PROXY_FIX")
     WTF_CSRF_TIME_LIMIT = None  # a tablet left open all shift must still be able to save
     # Printed on packing slips: who the parcel is from, and where a return goes.
     SELLER_NAME = os.environ.get("FULFIL_SELLER_NAME", "")

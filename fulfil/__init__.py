@@ -28,8 +28,10 @@ def create_app(test_config=None):
     from fulfil import auth, cli, errors, health, inputs, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
     from fulfil.mcf.routes import bp as mcf_bp
+    from fulfil.security import headers
 
     inputs.init_app(app)
+    headers.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -45,13 +47,36 @@ def create_app(test_config=None):
     return app
 
 
+# How long a SQLite connection waits for another one's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _is_sqlite(dbapi_connection):
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """WAL lets the web app read while a worker writes; busy_timeout waits instead of failing."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    """WAL lets the web app read while a worker writes; busy_timeout waits instead of failing
+    (set first, so that even switching to WAL waits for a lock)."""
+    if _is_sqlite(dbapi_connection):
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_takes_the_write_lock(conn, name):
+    """A savepoint outside a transaction would open a deferred one: its first SELECT takes a
+    read snapshot, and the write that follows cannot wait for a busy writer (SQLite answers
+    "database is locked" at once rather than risk a deadlock, busy_timeout or not). The
+    importer, bulk apply and batch actions all write in savepoints, so such a transaction
+    starts with BEGIN IMMEDIATE instead: it waits for the write lock up front, where the
+    busy timeout applies. (Plain transactions need nothing: pysqlite begins them at their
+    first write, which waits too.)"""
+    dbapi_connection = conn.connection.dbapi_connection
+    if _is_sqlite(dbapi_connection) and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
