@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
-FLASK := .venv/bin/flask --app app
+# Make's own commands (migrate, migration) are for a developer's checkout: its own key in instance/.
+FLASK := FULFIL_ENV=$${FULFIL_ENV:-development} .venv/bin/flask --app app
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: run test bench chaos venv migrate migration clean

@@ -58,7 +58,11 @@ def default_database_url():
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    # No default: fulfil/secret_key.py takes it from here, or in development from
+    # SECRET_KEY_FILE (made on first start), and refuses to start otherwise.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SECRET_KEY_FILE = os.environ.get("FULFIL_SECRET_KEY_FILE") or str(BASE_DIR / "instance" / "secret_key")
+    FULFIL_ENV = os.environ.get("FULFIL_ENV", "")  # development | production
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -6,6 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from fulfil.extensions import csrf, db, login_manager, migrate
+from fulfil.secret_key import configure_secret_key
 
 
 def create_app(test_config=None):
@@ -17,6 +18,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     else:
         app.config.from_object(test_config)
+    configure_secret_key(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
