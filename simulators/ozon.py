@@ -10,8 +10,11 @@ Choices where Ozon's documents are silent or where the spec and Ozon disagree:
 - FBS or rFBS is told by `tpl_integration_type`: "ozon" means Ozon's logistics carries the
   posting (FBS); anything else ("non_integrated": the seller delivers) is rFBS. As on Ozon,
   only rFBS postings carry `customer` and `addressee`, and only rFBS takes tracking numbers.
-- Ozon sends `customer`, `addressee`, `delivering_date` as null when empty; the spec's
-  schemas do not allow null, so the simulator leaves those keys out.
+- `customer`, `addressee` and `delivering_date` are null when empty, as in the spec's own
+  examples and as Ozon sends them (its schemas, which do not allow null, are not followed).
+- Money: the v4 list gives a product's price as Ozon's money object
+  {"amount": "1390.0000", "currency": "RUB"} (the generated v4 models of other clients);
+  the v3 methods in the spec give the string "1390.0000" beside `currency_code`.
 - Packing runs in the background: while it runs `available_actions` holds
   "ship_async_in_process"; a failed run leaves the posting in awaiting_packaging with
   substatus "ship_failed" and the action "ship_async_retry" (both names are Ozon's).
@@ -178,11 +181,20 @@ def _when(value):
     return datetime.fromisoformat(value)
 
 
-def _public(posting, with_=None):
-    """The posting as Ozon shows it: no simulator bookkeeping, analytics only when asked."""
+def _public(posting, with_=None, money=False):
+    """The posting as Ozon shows it: no simulator bookkeeping, analytics only when asked,
+    prices as money objects where the method is a v4 list (`money`)."""
     shown = {k: v for k, v in posting.items() if not k.startswith("_")}
     if not (with_ or {}).get("analytics_data"):
         shown.pop("analytics_data", None)
+    if money:
+        shown["products"] = [_v4_product(p) for p in posting["products"]]
+    return shown
+
+
+def _v4_product(product):
+    shown = {k: v for k, v in product.items() if k != "currency_code"}
+    shown["price"] = {"amount": product["price"], "currency": product["currency_code"]}
     return shown
 
 
@@ -277,17 +289,17 @@ def _offset_page(postings, body, date_key):
 
 # -- read calls --------------------------------------------------------------------------------
 
-def _cursor_list(state, body, fbo, date_field):
+def _cursor_list(state, body, fbo, date_field, money=False):
     """The v4 FBS and v3 FBO lists: the same filter and cursor paging over other postings."""
     filt = body.get("filter") or {}
     selected = _select(_postings(state, fbo=fbo), filt, date_field, set(filt.get("statuses") or ()))
     page, cursor, has_next = _cursor_page(selected, body, date_field)
-    return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
+    return {"postings": [_public(p, body.get("with"), money) for p in page], "cursor": cursor,
             "has_next": has_next}
 
 
 def fbs_list_v4(state, body):
-    return _cursor_list(state, body, fbo=False, date_field="in_process_at")
+    return _cursor_list(state, body, fbo=False, date_field="in_process_at", money=True)
 
 
 def fbs_list_v3(state, body):
@@ -353,7 +365,7 @@ def _set_status(posting, status, substatus=None):
     posting["substatus"] = substatus or SUBSTATUS.get(status, "")
     posting["available_actions"] = _actions(posting)
     if status == "delivering":
-        posting.setdefault("delivering_date", posting["_changed_at"])
+        posting["delivering_date"] = posting.get("delivering_date") or posting["_changed_at"]
 
 
 def fbs_ship_v4(state, body):
@@ -609,6 +621,7 @@ def _fbs_posting(state, order, scheme, status, products):
         "order_id": order["order_id"], "order_number": order["order_number"],
         "delivery_method": dict(rng.choice(RFBS_METHODS) if rfbs else FBS_METHOD),
         "tracking_number": "", "tpl_integration_type": "non_integrated" if rfbs else "ozon",
+        "delivering_date": None, "customer": None, "addressee": None,
         "in_process_at": iso(order["in_process_at"]), "shipment_date": iso(order["ship_by"]),
         "cancellation": {"cancel_reason_id": 0, "cancel_reason": "", "cancellation_type": "",
                          "cancelled_after_ship": False, "affect_cancellation_rating": False,

@@ -310,10 +310,11 @@ ADAPTER = OzonAdapter
 def parse_posting(posting, mode=None):
     """An Ozon posting (FBS list/get, or FBO with mode="FBO") -> RemoteOrder."""
     number = posting["posting_number"]
+    prices = [_money(p) for p in posting["products"]]
     lines = [RemoteLine(line_number=str(p["sku"]), sku=str(p.get("offer_id") or ""),
                         item_id=str(p["sku"]), name=p.get("name") or "",
-                        price=Decimal(str(p["price"])), quantity=int(p["quantity"]))
-             for p in posting["products"]]
+                        price=amount, quantity=int(p["quantity"]))
+             for p, (amount, _) in zip(posting["products"], prices)]
     raw_status = posting.get("status") or ""
     customer = posting.get("customer") or {}  # rFBS only; null or absent otherwise
     address = customer.get("address") or {}
@@ -335,7 +336,7 @@ def parse_posting(posting, mode=None):
         city=address.get("city") or analytics.get("city") or "",
         region=address.get("region") or analytics.get("region") or None,
         postal_code=address.get("zip_code") or None, country=address.get("country") or None,
-        currency=(posting["products"][0].get("currency_code") if lines else None) or "RUB",
+        currency=next((currency for _, currency in prices if currency), None) or "RUB",
         total=sum((line.price * line.quantity for line in lines), Decimal("0")),
         cancel_reason=(cancellation.get("cancel_reason") or None) if raw_status == "cancelled" else None,
         dispute=STATUS_MAP.get(raw_status) == "dispute", lines=lines)
@@ -347,6 +348,23 @@ def parse_posting(posting, mode=None):
     if raw_status not in STATUS_MAP:
         order.raw = {"status": raw_status, "note": "status unknown to fulfil: shown as on hold"}
     return order
+
+
+def _money(product):
+    """(amount, currency or None) of a posting's product. The v4 lists give the price as
+    Ozon's money object {"amount": "1390.0000", "currency": "RUB"}; v3 methods as a
+    string beside `currency_code`. Both are read."""
+    price = product["price"]
+    if isinstance(price, dict):
+        amount, currency = price["amount"], price.get("currency") or product.get("currency_code")
+    else:
+        amount, currency = price, product.get("currency_code")
+    if isinstance(amount, (bool, dict, list)) or amount is None:
+        raise ValueError(f"price {price!r} is not an amount")
+    amount = Decimal(str(amount))
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"price {price!r} is not an amount")
+    return amount, currency
 
 
 def _time(value):
