@@ -21,7 +21,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 ACCOUNT_FIELDS = ("kind", "name", "base_url", "client_id", "api_key", "client_secret",
                   "access_token", "refresh_token", "rate_limit", "timeout", "page_size",
-                  "lookback_days", "import_days", "origin_country", "service_name",
+                  "lookback_days", "import_days", "created_days", "origin_country", "service_name",
                   "marketplace_id", "region", "lwa_url")
 
 

@@ -3,12 +3,17 @@
 Settings keys: base_url, client_id, client_secret, timeout (seconds, default 10),
 service_name (sent as WM_SVC.NAME, default "Walmart Marketplace"), page_size (orders per
 list call, at most 200, default 100), import_days (how far back the first import looks,
-default 30).
+default 30), created_days (how old an order may be and still have its changes imported,
+default and at most 180: Walmart lists only orders created in the last 180 days).
 
 Import cursor (JSON): {"since": ISO UTC, "next": Walmart's nextCursor or null, "started":
-ISO UTC, only while paging}. A run pages through `GET /v3/orders?lastModifiedStartDate=since`;
-at the end, the next run's `since` is when this run started, less a minute for clock skew
-between fulfil and Walmart (importing an order twice is harmless, missing one is not).
+ISO UTC, only while paging}. A run pages through
+`GET /v3/orders?createdStartDate=now-created_days&lastModifiedStartDate=since`; at the end,
+the next run's `since` is when this run started, less a minute for clock skew between
+fulfil and Walmart (importing an order twice is harmless, missing one is not).
+createdStartDate is always sent: when absent Walmart takes "current date - 7 days", so a
+list by lastModifiedStartDate alone misses every change to an order older than a week.
+nextCursor is opaque: it goes back exactly as Walmart sent it (re-encoding breaks the call).
 
 Walmart's API has no dispute status. A customer escalation is read from the order field
 `customerEscalation` ({"status": "OPEN", "openedDate", "autoRefundDate"}, epoch ms), which
@@ -126,6 +131,7 @@ PUSHED_ACTIONS = frozenset({"acknowledge", "ship", "update_tracking", "cancel"})
 AUTH_CODES = frozenset({"UNAUTHORIZED.GMP_GATEWAY_API", "INVALID_TOKEN.GMP_GATEWAY_API"})
 TOKEN_MARGIN = 60  # seconds: a cached token this close to expiry is replaced first
 IMPORT_OVERLAP = timedelta(minutes=1)
+HISTORY_DAYS = 180  # "Only orders created in last 180 days ... can be fetched" (getAllOrders)
 COUNTRY_CODES = {"USA": "US"}  # Walmart writes ISO alpha-3; fulfil stores alpha-2
 CENT = Decimal("0.01")
 # What a record that is not shaped as the spec says raises while being read.
@@ -146,20 +152,26 @@ class WalmartAdapter(Adapter):
         self.service_name = settings.get("service_name") or "Walmart Marketplace"
         self.page_size = min(int(settings.get("page_size") or 100), 200)
         self.import_days = int(settings.get("import_days") or 30)
+        self.created_days = min(int(settings.get("created_days") or HISTORY_DAYS), HISTORY_DAYS)
 
     # -- reads ---------------------------------------------------------------
     def list_changed(self, cursor):
         cursor = cursor or {}
-        started = cursor.get("started") or _iso(_utcnow())
-        since = cursor.get("since") or _iso(_utcnow() - timedelta(days=self.import_days))
+        now = _utcnow()
+        started = cursor.get("started") or _iso(now)
+        since = cursor.get("since") or _iso(now - timedelta(days=self.import_days))
         if cursor.get("next"):
-            # nextCursor is a ready-made query string: re-encoding it breaks the call.
-            path, params = "/v3/orders" + cursor["next"], None
+            path, params = "/v3/orders" + _query(cursor["next"]), None
         else:
-            path, params = "/v3/orders", {"lastModifiedStartDate": since, "limit": self.page_size}
+            # The created window reaches at least as far back as the changes looked for.
+            days = max(self.created_days, self.import_days)
+            params = {"createdStartDate": _iso(now - timedelta(days=days)),
+                      "lastModifiedStartDate": since, "limit": self.page_size}
+            path = "/v3/orders"
         try:
             listing = self._call("GET", path, params=params)["list"]
-            meta, records = listing["meta"], listing["elements"].get("order") or []
+            meta = listing.get("meta") or {}
+            records = (listing.get("elements") or {}).get("order") or []
         except Permanent as exc:
             if exc.status_code != 404:
                 raise
@@ -239,7 +251,7 @@ class WalmartAdapter(Adapter):
         body = self._call("GET", _order_path(external_id))
         try:
             # The spec's schema has the order bare; its examples and Walmart wrap it in "order".
-            return interpret(body.get("order", body))
+            return interpret(body["order"] if isinstance(body.get("order"), dict) else body)
         except UNREADABLE as exc:
             raise Permanent(f"Walmart order {external_id} could not be read: {exc!r}")
 
@@ -398,7 +410,7 @@ def _remote_order(record):
         external_id=record["purchaseOrderId"], order_number=record["customerOrderId"],
         raw_status=raw_status, status=STATUS_MAP.get(raw_status, "on_hold"),
         raw_substatus="+".join(mixed)[:60] if len(mixed) > 1 else None,
-        ordered_at=_from_ms(record["orderDate"]), ship_by=_from_ms(shipping["estimatedShipDate"]),
+        ordered_at=_from_time(record["orderDate"]), ship_by=_from_ms(shipping["estimatedShipDate"]),
         updated_at=max(filter(None, status_dates), default=None),
         shipped_at=min(shipped, default=None),
         delivered_at=max(delivered, default=None) if raw_status == "Delivered" else None,
@@ -546,6 +558,21 @@ def _utcnow():
 
 def _iso(moment):
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _query(next_cursor):
+    """nextCursor as the query string to append: as sent ("?limit=..&hasMoreElements=.."),
+    only given its "?" when Walmart left it off."""
+    return next_cursor if next_cursor.startswith("?") else "?" + next_cursor
+
+
+def _from_time(value):
+    """orderDate: epoch milliseconds everywhere Walmart answers, but a date-time string in
+    the schema of GET /v3/orders/{purchaseOrderId}; both -> naive UTC."""
+    if isinstance(value, str) and not value.isdigit():
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).replace(tzinfo=None)
+    return _from_ms(value)
 
 
 def _from_ms(value):
