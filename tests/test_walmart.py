@@ -408,7 +408,7 @@ def test_marketplace_side_events(walmart_sim, make_adapter):
     orders = {o.external_id: o for o in make_adapter().list_changed(None).orders}
     assert orders[shipped].status == "delivered" and orders[shipped].delivered_at
     assert orders[shipped].shipments[0].delivered_at
-    assert orders[new].status == "cancelled" and orders[new].cancel_reason
+    assert orders[new].status == "cancelled" and orders[new].cancel_reason == "Cancelled by the buyer"
     assert orders[escalated].dispute and orders[escalated].raw["customerEscalation"]["autoRefundDate"]
 
 

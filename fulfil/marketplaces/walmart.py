@@ -88,6 +88,16 @@ CANCEL_REASONS = {
     "other": "SELLER_CANCEL_OUT_OF_STOCK",
 }
 
+# Walmart's cancellationReason codes in the words the order page shows (unknown codes as sent).
+CANCEL_REASON_WORDS = {
+    "CUSTOMER_CANCELLED": "Cancelled by the buyer",
+    "CUSTOMER_REQUESTED_SELLER_TO_CANCEL": "The buyer asked the seller to cancel",
+    "SELLER_CANCEL_OUT_OF_STOCK": "Cancelled by the seller: out of stock",
+    "SELLER_CANCEL_PRICING_ERROR": "Cancelled by the seller: pricing error",
+    "SELLER_CANCEL_FRAUD_STOP_SHIPMENT": "Cancelled by Walmart: suspected fraud, do not ship",
+    "SELLER_CANCEL_ADDRESS_NOT_SERVICEABLE": "Cancelled by the seller: the address cannot be served",
+}
+
 # fulfil carrier code -> the name Walmart accepts (values in CARRIERS go as `carrier`,
 # "other" goes as otherCarrier with the package's tracking URL).
 CARRIER_NAMES = {
@@ -420,7 +430,7 @@ def _remote_order(record):
         postal_code=address.get("postalCode"),
         country=COUNTRY_CODES.get(address.get("country"), address.get("country")),
         currency=currency, total=total.quantize(CENT),
-        cancel_reason=", ".join(dict.fromkeys(cancel_reasons)) or None,
+        cancel_reason=", ".join(dict.fromkeys(CANCEL_REASON_WORDS.get(r, r) for r in cancel_reasons)) or None,
         dispute=bool(escalation) and escalation.get("status") == "OPEN",
         lines=lines, shipments=list(shipments.values()),
         raw={"customerEscalation": escalation} if escalation else {},
