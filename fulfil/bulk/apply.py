@@ -24,7 +24,7 @@ from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.bulk.models import Upload
 from fulfil.bulk import lookup
 from fulfil.bulk.lookup import lookup_key
-from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_order
+from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_for_the_values_given, plan_order
 from fulfil.bulk.write import load_orders_for_writing as load_orders
 from fulfil.bulk.preview import GOOD, check_rows, gc_paused, rows_from
 from fulfil.extensions import db
@@ -34,7 +34,7 @@ from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-ORDERS_PER_BATCH = 200  # loaded together; the session is emptied between batches
+ORDERS_PER_BATCH = 1000  # loaded together; the session is emptied between batches
 INLINE_MAX_ROWS = 200  # more rows than this apply in the background (config BULK_INLINE_MAX_ROWS)
 OUTCOMES = {"shipped": "Shipped", "updated": "Tracking updated", "unchanged": "Already so",
             "error": "Not applied"}
@@ -132,6 +132,7 @@ def _apply_batch(batch, upload, actor_user, outcomes):
     """Check the batch's rows once, against its orders read once; write the orders that
     only ship in a few multi-row statements, the ones with tracking changes through
     actions.perform, each in a savepoint of the batch's transaction."""
+    plan_for_the_values_given()
     check_rows(batch, upload.acknowledge, load=load_orders)
     actor = Actor(actor_user, source="bulk", upload_id=upload.id)
     by_order = defaultdict(list)
