@@ -27,14 +27,17 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
+    from fulfil import admin, auth, cli, errors, health, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
+    from fulfil.auth import throttle
     from fulfil.mcf.routes import bp as mcf_bp
 
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    throttle.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(sync.bp)

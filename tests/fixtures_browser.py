@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from fulfil import create_app
-from fulfil.extensions import db
+from fulfil.extensions import db, limiter
 from tests.conftest import PASSWORD, free_port, make_user
 
 CHROMIUM = os.environ.get("FULFIL_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -40,6 +40,7 @@ def live_server(tmp_path, redis_url):
         for role in ("warehouse", "seller", "supervisor", "admin"):
             make_user(role, role)
         db.session.commit()
+    limiter.reset()
     port = free_port()
     server = run_in_thread(app, port)
     yield LiveServer(app, f"http://127.0.0.1:{port}")
