@@ -63,6 +63,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SECRET_KEY_FILE = os.environ.get("FULFIL_SECRET_KEY_FILE") or str(BASE_DIR / "instance" / "secret_key")
     FULFIL_ENV = os.environ.get("FULFIL_ENV", "")  # development | production
+    # Failed sign-ins allowed before a user name / an address is refused (Flask-Limiter syntax).
+    SIGNIN_LIMIT_PER_NAME = os.environ.get("FULFIL_SIGNIN_LIMIT_PER_NAME", "10 per 15 minutes")
+    SIGNIN_LIMIT_PER_ADDRESS = os.environ.get("FULFIL_SIGNIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -27,8 +27,9 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from fulfil import auth, cli, errors, health, inputs, orders, sync, supervisor, bulk, templating
+    from fulfil import admin, auth, cli, errors, health, inputs, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
+    from fulfil.auth import throttle
     from fulfil.mcf.routes import bp as mcf_bp
     from fulfil.security import headers
 
@@ -37,7 +38,9 @@ def create_app(test_config=None):
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    throttle.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(sync.bp)

@@ -3,6 +3,8 @@
 Model methods add to the session but never commit: the view (or job) owns the
 transaction, so a change, its audit event and its outbox entry commit together.
 """
+import re
+import secrets
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -17,7 +19,17 @@ MARKETPLACES = ("ozon", "walmart", "wish")
 MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish", "amazon_mcf": "Amazon MCF"}
 
 
+def new_session_token():
+    return secrets.token_hex(16)
+
+
+SESSION_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
 class User(UserMixin, db.Model):
+    """A person who signs in. Sessions and remember-me cookies name the user by
+    `session_token`, not by id: a new token (sign-out, a password or role change,
+    deactivation) ends every session the user has, on every device."""
     __tablename__ = "users"
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(80), nullable=False, unique=True)
@@ -26,9 +38,17 @@ class User(UserMixin, db.Model):
     role = db.Column(db.String(20), nullable=False, default="warehouse")
     active = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
+
+    def get_id(self):
+        return self.session_token
+
+    def end_sessions(self):
+        """Sign this user out everywhere: cookies naming the old token no longer load anyone."""
+        self.session_token = new_session_token()
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -43,8 +63,10 @@ class User(UserMixin, db.Model):
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    return db.session.get(User, int(user_id))
+def load_user(session_token):
+    if not isinstance(session_token, str) or not SESSION_TOKEN.fullmatch(session_token):
+        return None  # a cookie from before session tokens, or not ours: nobody
+    return db.session.scalar(db.select(User).where(User.session_token == session_token, User.active))
 
 
 class MarketplaceAccount(db.Model):
@@ -282,3 +304,4 @@ class ImportProblem(db.Model):
 from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  (catalogue tables)
 from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)
 from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)
+from fulfil.auth.models import AuthEvent  # noqa: E402,F401  (sign-in audit)

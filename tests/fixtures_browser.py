@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fulfil import create_app
-from fulfil.extensions import db
+from fulfil.extensions import db, limiter
 from tests.conftest import PASSWORD, free_port, make_user
 
 FIND_BROWSER = Path(__file__).resolve().parent.parent / "bin" / "find-browser"
@@ -44,6 +44,7 @@ def live_server(tmp_path, redis_url):
         for role in ("warehouse", "seller", "supervisor", "admin"):
             make_user(role, role)
         db.session.commit()
+    limiter.reset()
     port = free_port()
     server = run_in_thread(app, port)
     yield LiveServer(app, f"http://127.0.0.1:{port}")
