@@ -94,3 +94,25 @@ def test_search_with_edge_characters(app, client, auth, q):
         assert response.status_code < 500, path
     found = client.get("/", query_string={"q": "po-\U0010ffff", "tab": "all"})
     assert found.status_code == 200 and "PO-\U0010ffff" in found.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("after", ["%20", "2025-01-01T00:00:00~" + HUGE, "2025-01-01T00:00:00~-5",
+                                   "2025-01-01T00:00:00~²", "~", "2025-01-01T00:00:00+03:00~1",
+                                   "2025-01-01T00:00:00~" + "9" * 5000])
+def test_damaged_cursors_get_a_message(app, client, auth, after):
+    auth.login("warehouse")
+    for path in ("/", "/orders/rows", "/orders/export.csv"):
+        response = client.get(path, query_string={"tab": "all", "after": after})
+        assert response.status_code == 400, path
+        assert "“Load more” link is damaged" in response.get_data(as_text=True)
+
+
+def test_a_blank_cursor_is_the_first_page(app, client, auth):
+    auth.login("warehouse")
+    assert client.get("/orders/rows?tab=all&after=%20").status_code == 200
+
+
+def test_a_cursor_far_in_the_future_is_an_empty_page(app, client, auth):
+    auth.login("warehouse")
+    response = client.get("/orders/rows", query_string={"tab": "all", "after": "9999-12-31T23:59:59~1"})
+    assert response.status_code == 200

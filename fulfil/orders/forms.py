@@ -45,7 +45,7 @@ class ListForm(Form):
     status = SelectField("Status", default="", choices={"": "Any status", **STATUS_LABELS})
     q = SearchField("Search or scan", default="", filters=[_strip],
                     validators=[Length(max=120, message="Search for at most 120 characters")])
-    after = StringField(default="", validators=[Optional(), _valid_cursor])
+    after = StringField(default="", filters=[_strip], validators=[Optional(), _valid_cursor])
 
     def __init__(self, formdata, accounts):
         super().__init__(formdata)
