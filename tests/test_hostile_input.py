@@ -116,3 +116,37 @@ def test_a_cursor_far_in_the_future_is_an_empty_page(app, client, auth):
     auth.login("warehouse")
     response = client.get("/orders/rows", query_string={"tab": "all", "after": "9999-12-31T23:59:59~1"})
     assert response.status_code == 200
+
+
+def _upload_at_column_step(client):
+    response = paste(client, "a\tb\tc\n1\t2\t3")
+    assert response.status_code == 303
+
+
+def test_upload_still_at_the_column_step(app, client, auth):
+    auth.login("seller")
+    _upload_at_column_step(client)
+    upload_id = latest_upload(app)
+    before = row_counts(app)
+    for method, part in (("POST", "apply"), ("GET", "errors.csv"), ("GET", "rows"), ("GET", "progress"),
+                         ("GET", "confirmations"), ("POST", "check")):
+        response = client.open(f"/bulk/{upload_id}/{part}", method=method)
+        assert response.status_code == 409, part
+        assert "have not been checked yet: choose its columns first" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+    with app.app_context():
+        assert db.session.get(Upload, upload_id).state == "mapping"
+
+
+def test_confirmations_before_apply(app, client, auth):
+    auth.login("seller")
+    with app.app_context():
+        make_order("walmart", external_id="PO1", status="to_pack")
+        db.session.commit()
+    paste(client, "Order #\tCarrier\tTracking #\nPO1\tUPS\t1Z999AA10123456784")
+    upload_id = latest_upload(app)
+    response = client.get(f"/bulk/{upload_id}/confirmations")
+    assert response.status_code == 409
+    assert "Nothing of this upload has been applied yet" in response.get_data(as_text=True)
+    client.post(f"/bulk/{upload_id}/apply")
+    assert client.get(f"/bulk/{upload_id}/confirmations").status_code == 200
