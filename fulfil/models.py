@@ -10,6 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fulfil.extensions import db, login_manager
+from fulfil.inputs import parse_id
 from fulfil.timeutil import utcnow
 
 ROLES = ("warehouse", "seller", "supervisor", "admin")
@@ -44,7 +45,9 @@ class User(UserMixin, db.Model):
 
 @login_manager.user_loader
 def load_user(user_id):
-    return db.session.get(User, int(user_id))
+    """The session's user; an id that is no user id (a forged or damaged cookie) is nobody."""
+    user_id = parse_id(user_id)
+    return db.session.get(User, user_id) if user_id is not None else None
 
 
 class MarketplaceAccount(db.Model):

@@ -150,3 +150,33 @@ def test_confirmations_before_apply(app, client, auth):
     assert "Nothing of this upload has been applied yet" in response.get_data(as_text=True)
     client.post(f"/bulk/{upload_id}/apply")
     assert client.get(f"/bulk/{upload_id}/confirmations").status_code == 200
+
+
+def test_newline_or_absolute_next_at_sign_in_stays_on_site(app, client, users):
+    for target in ("/orders\n", "/\r\nSet-Cookie: x=1", "https://evil.example/", "//evil.example",
+                   "/\\evil.example", "\\\\evil.example", "/%0a", "/orders?q=\U0010ffff", "/\x7f"):
+        client.post("/logout")
+        response = client.post("/login", query_string={"next": target},
+                               data={"username": "warehouse", "password": "secret-pass"})
+        assert response.status_code in (302, 303), target
+        location = response.headers["Location"]
+        assert "\n" not in location and "\r" not in location
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+    client.post("/logout")
+    response = client.post("/login", query_string={"next": "/orders/5?tab=all"},
+                           data={"username": "warehouse", "password": "secret-pass"})
+    assert response.headers["Location"] == "/orders/5?tab=all"
+
+
+def test_a_session_with_a_user_id_that_is_not_a_number(app, client, users):
+    with client.session_transaction() as session:
+        session["_user_id"] = "not-a-number"
+        session["_fresh"] = True
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    with client.session_transaction() as session:
+        session["_user_id"] = HUGE
+    assert client.get("/").status_code == 302
+    with client.session_transaction() as session:
+        session["_user_id"] = "١"  # an Arabic-Indic one: str.isdigit() says yes, and it is no id
+    assert client.get("/").status_code == 302
