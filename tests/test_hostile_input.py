@@ -180,3 +180,39 @@ def test_a_session_with_a_user_id_that_is_not_a_number(app, client, users):
     with client.session_transaction() as session:
         session["_user_id"] = "١"  # an Arabic-Indic one: str.isdigit() says yes, and it is no id
     assert client.get("/").status_code == 302
+
+
+def _open_dispute(client, order_id, version, deadline):
+    return client.post(f"/orders/{order_id}/open_dispute", data={
+        f"order{order_id}-version": version, f"order{order_id}-note": "Buyer says it never arrived",
+        f"order{order_id}-deadline": deadline})
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59", "0001-01-01T00:00", "1999-01-01T00:00",
+                                      "2200-01-01T00:00"])
+def test_dispute_deadline_out_of_range(app, client, auth, deadline):
+    auth.login("warehouse")
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    before = row_counts(app)
+    response = _open_dispute(client, order_id, version, deadline)
+    assert response.status_code == 422
+    assert "between 30 days ago and a year from now" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+    with app.app_context():
+        assert not db.session.get(Order, order_id).dispute_open
+
+
+def test_dispute_deadline_in_range(app, client, auth):
+    from datetime import datetime, timedelta
+    auth.login("warehouse")
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    soon = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    assert _open_dispute(client, order_id, version, soon).status_code == 303
+    with app.app_context():
+        assert db.session.get(Order, order_id).dispute_deadline is not None

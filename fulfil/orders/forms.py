@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import HiddenInput
 
 from fulfil import marketplaces
-from fulfil.actions import CANCEL_REASONS, Package
+from fulfil.actions import CANCEL_REASONS, DEADLINE_RANGE, InvalidInput, Package
 from fulfil.models import MARKETPLACE_LABELS
 from fulfil.orders.labels import package_label
 from fulfil.orders.queries import TABS, Cursor, OrderFilter
@@ -310,7 +310,10 @@ class DisputeForm(ActionForm):
     def params(self):
         deadline = self.deadline.data
         if deadline is not None:
-            deadline = to_utc_naive(deadline.replace(tzinfo=local_zone()))
+            try:
+                deadline = to_utc_naive(deadline.replace(tzinfo=local_zone()))
+            except OverflowError:  # the year 9999 in a zone west of UTC is past datetime.max
+                raise InvalidInput({"deadline": DEADLINE_RANGE}) from None
         return {"note": self.note.data or "", "deadline": deadline}
 
 
