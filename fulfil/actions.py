@@ -129,6 +129,8 @@ def check_tracking(order, carrier, tracking_number, tracking_url=None, shipment=
     result = tracking.check(tracking_number, carrier or None)
     if not result.ok:
         raise InvalidInput({"tracking_number": result.error})
+    if tracking.url_problem(tracking_url):
+        raise InvalidInput({"tracking_url": tracking.url_problem(tracking_url)})
     name = marketplaces.carrier_name(order.marketplace, result.carrier)
     if name is None:
         label = tracking.CARRIERS[result.carrier].label

@@ -8,6 +8,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from fulfil.inputs import MAX_URL, is_web_address
+
 _S10 = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$")
 
 
@@ -189,6 +191,18 @@ def check(number, carrier=None):
         return TrackingCheck(number, carrier, f"{number} fails the {spec.label} check digit: "
                                               "a character is probably mistyped.")
     return TrackingCheck(number, carrier)
+
+
+URL_PROBLEM = ("Enter the tracking page's web address, starting with https:// "
+               f"(at most {MAX_URL} characters).")
+
+
+def url_problem(url):
+    """Why a tracking page address given by a person or a sheet cannot be used, or None.
+
+    The one check for the ship and tracking forms, bulk rows and actions.check_tracking:
+    the address is shown as a link and sent to the marketplace."""
+    return None if not url or is_web_address(url) else URL_PROBLEM
 
 
 def tracking_url(carrier, number):

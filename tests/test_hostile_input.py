@@ -216,3 +216,49 @@ def test_dispute_deadline_in_range(app, client, auth):
     assert _open_dispute(client, order_id, version, soon).status_code == 303
     with app.app_context():
         assert db.session.get(Order, order_id).dispute_deadline is not None
+
+
+BAD_URLS = ["javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "data:text/html,x",
+            "https://", "https:///path", "http://exa mple.com/", "https://example.com/\nx",
+            "https://[broken", "//example.com/track", "https://example.com/" + "a" * 500]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_one_web_address_rule(url):
+    from fulfil.inputs import is_web_address
+    from fulfil.tracking import url_problem
+    assert not is_web_address(url) and url_problem(url)
+    assert is_web_address("https://www.lso.com/track?n=1") and url_problem("https://x.example/t") is None
+
+
+def test_a_bulk_rows_tracking_url_passes_the_ship_forms_check(app, client, auth):
+    auth.login("seller")
+    with app.app_context():
+        make_order("walmart", external_id="PO1", status="ready")
+        make_order("walmart", external_id="PO2", status="ready")
+        db.session.commit()
+    paste(client, "Order #\tCarrier\tTracking #\tTracking URL\n"
+                  "PO1\tOther\tABC123456789\tjavascript:alert(1)\n"
+                  "PO2\tOther\tABC123456780\thttps://www.lso.com/track?n=ABC123456780")
+    upload_id = latest_upload(app)
+    with app.app_context():
+        verdicts = db.session.get(Upload, upload_id).verdicts
+    assert verdicts[0]["verdict"] == "error" and "starting with https://" in verdicts[0]["reason"]
+    assert verdicts[1]["verdict"] == "ship", verdicts[1]
+    client.post(f"/bulk/{upload_id}/apply")
+    with app.app_context():
+        urls = db.session.scalars(select(Shipment.tracking_url)).all()
+        payload_urls = [e.payload.get("tracking_url") for e in db.session.scalars(select(OutboxEntry))]
+    assert urls == ["https://www.lso.com/track?n=ABC123456780"]
+    assert "javascript:alert(1)" not in payload_urls
+
+
+def test_actions_refuse_a_tracking_url_that_is_no_web_address(app):
+    from fulfil.actions import Actor, InvalidInput, Package, perform
+    with app.app_context():
+        order = make_order("walmart", status="ready")
+        with pytest.raises(InvalidInput) as refused:
+            perform(order, "ship", Actor(source="bulk"),
+                    packages=[Package("other", "ABC123456789", "javascript:alert(1)")])
+        assert "tracking_url" in refused.value.errors
+        db.session.rollback()

@@ -17,7 +17,7 @@ from fulfil.orders.labels import package_label
 from fulfil.orders.queries import TABS, Cursor, OrderFilter
 from fulfil.status import STATUS_LABELS
 from fulfil.timeutil import local_zone, to_utc_naive
-from fulfil.tracking import CARRIERS
+from fulfil.tracking import CARRIERS, url_problem
 
 MAX_PACKAGES = 10
 STALE_FORM = "This form is incomplete or out of date: reload the order and try again."
@@ -169,9 +169,9 @@ def _entered(fields):
 
 
 def _web_address(form, field):
-    # Shown as a link on the order page: only web addresses, never javascript: and the like.
-    if field.data and not field.data.lower().startswith(("https://", "http://")):
-        raise ValidationError("Enter the tracking page's web address, starting with https://")
+    problem = url_problem(field.data)
+    if problem:
+        raise ValidationError(problem)
 
 
 class TrackingFields:
@@ -179,7 +179,7 @@ class TrackingFields:
     carrier = SelectField("Carrier", choices=[], default="")
     tracking_number = StringField("Tracking number", filters=[_strip], validators=[Length(max=80)])
     tracking_url = URLField("Tracking page (URL) for “Other carrier”", filters=[_strip],
-                            validators=[Optional(), Length(max=500), _web_address])
+                            validators=[Optional(), _web_address])
 
 
 class LineQuantityForm(Form):
