@@ -6,6 +6,7 @@ writes an audit Event and — when the marketplace must learn it — an OutboxEn
 to the session and never commits: the caller commits once, so all three land together.
 """
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fulfil import marketplaces, tracking
 from fulfil.extensions import db
@@ -22,6 +23,12 @@ CANCEL_REASONS = {
     "pricing_error": "Pricing error",
     "other": "Other reason",
 }
+
+# A dispute's answer-by time: one a little in the past (a dispute recorded late) up to a
+# year ahead. Anything else is a typo in the year (9999, 2205, 0025).
+DEADLINE_PAST, DEADLINE_AHEAD = timedelta(days=30), timedelta(days=365)
+DEADLINE_RANGE = ("Enter an answer-by time between 30 days ago and a year from now: "
+                  "check the year.")
 
 
 class InvalidInput(Exception):
@@ -122,6 +129,8 @@ def check_tracking(order, carrier, tracking_number, tracking_url=None, shipment=
     result = tracking.check(tracking_number, carrier or None)
     if not result.ok:
         raise InvalidInput({"tracking_number": result.error})
+    if tracking.url_problem(tracking_url):
+        raise InvalidInput({"tracking_url": tracking.url_problem(tracking_url)})
     name = marketplaces.carrier_name(order.marketplace, result.carrier)
     if name is None:
         label = tracking.CARRIERS[result.carrier].label
@@ -236,9 +245,17 @@ def _cancel(order, actor, reason_code, note=""):
                      "lines": lines}]
 
 
+def check_deadline(deadline, now=None):
+    """A dispute's answer-by time (naive UTC) is None or within the range above."""
+    now = now or utcnow()
+    if deadline is not None and not now - DEADLINE_PAST <= deadline <= now + DEADLINE_AHEAD:
+        raise InvalidInput({"deadline": DEADLINE_RANGE})
+
+
 def _open_dispute(order, actor, note, deadline=None):
     if not (note or "").strip():
         raise InvalidInput({"note": "Describe the dispute: what the buyer or marketplace says."})
+    check_deadline(deadline)
     order.dispute_open = True
     order.dispute_note = note.strip()
     order.dispute_deadline = deadline

@@ -4,9 +4,13 @@
   every id column is an Integer, 32 bits on PostgreSQL. A larger number is an id of
   nothing — a 404 from the `<int:...>` converter, None from `parse_id` — never an
   "integer out of range" or an OverflowError from the database driver.
+- A web address we store and show as a link (a tracking page, a product image) is http(s)
+  with a host, no spaces or control characters, and fits its column: never javascript:.
 - Text never carries NUL: PostgreSQL cannot store it in text and refuses the query, so a
   request with one in its path, query string or form is answered 400 before any view runs.
 """
+from urllib.parse import urlsplit
+
 from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
@@ -31,6 +35,20 @@ def parse_id(value):
             return None
         number = int(text)
     return number if 0 < number <= MAX_ID else None
+
+
+MAX_URL = 500  # the tracking_url and image_url columns
+
+
+def is_web_address(text, max_length=MAX_URL):
+    """http(s)://host/..., short enough for its column, without spaces or control characters."""
+    if not text or len(text) > max_length or any(ch.isspace() or ch < " " or ch == "\x7f" for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "https://[broken" and the like
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname)
 
 
 class IdConverter(IntegerConverter):

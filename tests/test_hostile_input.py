@@ -94,3 +94,171 @@ def test_search_with_edge_characters(app, client, auth, q):
         assert response.status_code < 500, path
     found = client.get("/", query_string={"q": "po-\U0010ffff", "tab": "all"})
     assert found.status_code == 200 and "PO-\U0010ffff" in found.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("after", ["%20", "2025-01-01T00:00:00~" + HUGE, "2025-01-01T00:00:00~-5",
+                                   "2025-01-01T00:00:00~²", "~", "2025-01-01T00:00:00+03:00~1",
+                                   "2025-01-01T00:00:00~" + "9" * 5000])
+def test_damaged_cursors_get_a_message(app, client, auth, after):
+    auth.login("warehouse")
+    for path in ("/", "/orders/rows", "/orders/export.csv"):
+        response = client.get(path, query_string={"tab": "all", "after": after})
+        assert response.status_code == 400, path
+        assert "“Load more” link is damaged" in response.get_data(as_text=True)
+
+
+def test_a_blank_cursor_is_the_first_page(app, client, auth):
+    auth.login("warehouse")
+    assert client.get("/orders/rows?tab=all&after=%20").status_code == 200
+
+
+def test_a_cursor_far_in_the_future_is_an_empty_page(app, client, auth):
+    auth.login("warehouse")
+    response = client.get("/orders/rows", query_string={"tab": "all", "after": "9999-12-31T23:59:59~1"})
+    assert response.status_code == 200
+
+
+def _upload_at_column_step(client):
+    response = paste(client, "a\tb\tc\n1\t2\t3")
+    assert response.status_code == 303
+
+
+def test_upload_still_at_the_column_step(app, client, auth):
+    auth.login("seller")
+    _upload_at_column_step(client)
+    upload_id = latest_upload(app)
+    before = row_counts(app)
+    for method, part in (("POST", "apply"), ("GET", "errors.csv"), ("GET", "rows"), ("GET", "progress"),
+                         ("GET", "confirmations"), ("POST", "check")):
+        response = client.open(f"/bulk/{upload_id}/{part}", method=method)
+        assert response.status_code == 409, part
+        assert "have not been checked yet: choose its columns first" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+    with app.app_context():
+        assert db.session.get(Upload, upload_id).state == "mapping"
+
+
+def test_confirmations_before_apply(app, client, auth):
+    auth.login("seller")
+    with app.app_context():
+        make_order("walmart", external_id="PO1", status="to_pack")
+        db.session.commit()
+    paste(client, "Order #\tCarrier\tTracking #\nPO1\tUPS\t1Z999AA10123456784")
+    upload_id = latest_upload(app)
+    response = client.get(f"/bulk/{upload_id}/confirmations")
+    assert response.status_code == 409
+    assert "Nothing of this upload has been applied yet" in response.get_data(as_text=True)
+    client.post(f"/bulk/{upload_id}/apply")
+    assert client.get(f"/bulk/{upload_id}/confirmations").status_code == 200
+
+
+def test_newline_or_absolute_next_at_sign_in_stays_on_site(app, client, users):
+    for target in ("/orders\n", "/\r\nSet-Cookie: x=1", "https://evil.example/", "//evil.example",
+                   "/\\evil.example", "\\\\evil.example", "/%0a", "/orders?q=\U0010ffff", "/\x7f"):
+        client.post("/logout")
+        response = client.post("/login", query_string={"next": target},
+                               data={"username": "warehouse", "password": "secret-pass"})
+        assert response.status_code in (302, 303), target
+        location = response.headers["Location"]
+        assert "\n" not in location and "\r" not in location
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+    client.post("/logout")
+    response = client.post("/login", query_string={"next": "/orders/5?tab=all"},
+                           data={"username": "warehouse", "password": "secret-pass"})
+    assert response.headers["Location"] == "/orders/5?tab=all"
+
+
+def test_a_session_with_a_user_id_that_is_not_a_number(app, client, users):
+    with client.session_transaction() as session:
+        session["_user_id"] = "not-a-number"
+        session["_fresh"] = True
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    with client.session_transaction() as session:
+        session["_user_id"] = HUGE
+    assert client.get("/").status_code == 302
+    with client.session_transaction() as session:
+        session["_user_id"] = "١"  # an Arabic-Indic one: str.isdigit() says yes, and it is no id
+    assert client.get("/").status_code == 302
+
+
+def _open_dispute(client, order_id, version, deadline):
+    return client.post(f"/orders/{order_id}/open_dispute", data={
+        f"order{order_id}-version": version, f"order{order_id}-note": "Buyer says it never arrived",
+        f"order{order_id}-deadline": deadline})
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59", "0001-01-01T00:00", "1999-01-01T00:00",
+                                      "2200-01-01T00:00"])
+def test_dispute_deadline_out_of_range(app, client, auth, deadline):
+    auth.login("warehouse")
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    before = row_counts(app)
+    response = _open_dispute(client, order_id, version, deadline)
+    assert response.status_code == 422
+    assert "between 30 days ago and a year from now" in response.get_data(as_text=True)
+    assert row_counts(app) == before
+    with app.app_context():
+        assert not db.session.get(Order, order_id).dispute_open
+
+
+def test_dispute_deadline_in_range(app, client, auth):
+    from datetime import datetime, timedelta
+    auth.login("warehouse")
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        db.session.commit()
+        order_id, version = order.id, order.version
+    soon = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    assert _open_dispute(client, order_id, version, soon).status_code == 303
+    with app.app_context():
+        assert db.session.get(Order, order_id).dispute_deadline is not None
+
+
+BAD_URLS = ["javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "data:text/html,x",
+            "https://", "https:///path", "http://exa mple.com/", "https://example.com/\nx",
+            "https://[broken", "//example.com/track", "https://example.com/" + "a" * 500]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_one_web_address_rule(url):
+    from fulfil.inputs import is_web_address
+    from fulfil.tracking import url_problem
+    assert not is_web_address(url) and url_problem(url)
+    assert is_web_address("https://www.lso.com/track?n=1") and url_problem("https://x.example/t") is None
+
+
+def test_a_bulk_rows_tracking_url_passes_the_ship_forms_check(app, client, auth):
+    auth.login("seller")
+    with app.app_context():
+        make_order("walmart", external_id="PO1", status="ready")
+        make_order("walmart", external_id="PO2", status="ready")
+        db.session.commit()
+    paste(client, "Order #\tCarrier\tTracking #\tTracking URL\n"
+                  "PO1\tOther\tABC123456789\tjavascript:alert(1)\n"
+                  "PO2\tOther\tABC123456780\thttps://www.lso.com/track?n=ABC123456780")
+    upload_id = latest_upload(app)
+    with app.app_context():
+        verdicts = db.session.get(Upload, upload_id).verdicts
+    assert verdicts[0]["verdict"] == "error" and "starting with https://" in verdicts[0]["reason"]
+    assert verdicts[1]["verdict"] == "ship", verdicts[1]
+    client.post(f"/bulk/{upload_id}/apply")
+    with app.app_context():
+        urls = db.session.scalars(select(Shipment.tracking_url)).all()
+        payload_urls = [e.payload.get("tracking_url") for e in db.session.scalars(select(OutboxEntry))]
+    assert urls == ["https://www.lso.com/track?n=ABC123456780"]
+    assert "javascript:alert(1)" not in payload_urls
+
+
+def test_actions_refuse_a_tracking_url_that_is_no_web_address(app):
+    from fulfil.actions import Actor, InvalidInput, Package, perform
+    with app.app_context():
+        order = make_order("walmart", status="ready")
+        with pytest.raises(InvalidInput) as refused:
+            perform(order, "ship", Actor(source="bulk"),
+                    packages=[Package("other", "ABC123456789", "javascript:alert(1)")])
+        assert "tracking_url" in refused.value.errors
+        db.session.rollback()

@@ -190,12 +190,14 @@ def test_cancel_needs_a_reason(client, auth, app):
 def test_open_and_close_a_dispute_with_a_deadline(client, auth, app):
     order_id = new_order(app, status="in_transit")
     auth.login()
+    zone = ZoneInfo("America/New_York")
+    local = (datetime.now(zone) + timedelta(days=2)).replace(hour=17, minute=30, second=0, microsecond=0)
     response = post(client, order_id, "open_dispute",
-                    fields(order_id, note="Buyer says the box was empty", deadline="2026-01-15T17:30"), view="page")
+                    fields(order_id, note="Buyer says the box was empty", deadline=local.strftime("%Y-%m-%dT%H:%M")),
+                    view="page")
     assert response.status_code == 200, response.text
     assert "Buyer says the box was empty" in response.text
     order = load(app, order_id)
-    local = datetime(2026, 1, 15, 17, 30, tzinfo=ZoneInfo("America/New_York"))
     assert order.dispute_open and order.dispute_deadline == local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     response = post(client, order_id, "close_dispute", fields(order_id, version=order.version, note="Refunded"))
     assert response.status_code == 200

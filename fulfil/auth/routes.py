@@ -27,11 +27,15 @@ def unauthorized():
 
 
 def _safe_next(target):
-    """Only same-site paths: never redirect a login to another host."""
-    if not target:
+    """Only same-site paths: never redirect a sign-in to another host. Backslashes count as
+    slashes to browsers ("/\\evil.example" is another host), and a control character
+    (a newline) cannot go into a Location header at all."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if "\\" in target or any(ch < " " or ch == "\x7f" for ch in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return None
     return target
 

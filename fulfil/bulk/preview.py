@@ -185,6 +185,8 @@ def _check_cells(row):
     row.number, row.carrier, row.detected = result.number, result.carrier, given is None
     if not result.ok:
         return row.fail(result.error)
+    if tracking.url_problem(row.url):
+        return row.fail(f"Tracking URL “{row.url[:80]}”: {tracking.url_problem(row.url)}")
     if row.quantity_text:
         row.quantity = _whole_number(row.quantity_text)
         if row.quantity is None or row.quantity < 1:

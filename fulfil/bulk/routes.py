@@ -29,11 +29,17 @@ def _upload_or_404(upload_id):
     return upload
 
 
+NOT_CHECKED = ("This upload's rows have not been checked yet: choose its columns first "
+               "(Bulk tracking → the upload → Columns).")
+NOT_APPLIED = "Nothing of this upload has been applied yet, so no marketplace has anything to confirm."
+
+
 def _checked_upload_or_404(upload_id):
-    """An upload whose rows have been checked (the partials show verdicts)."""
+    """An upload whose rows have been checked (the partials and the report show verdicts);
+    one still at the column step is a 409 that says so."""
     upload = _upload_or_404(upload_id)
     if upload.state == "mapping":
-        abort(404)
+        abort(409, NOT_CHECKED)
     return upload
 
 
@@ -101,9 +107,10 @@ def columns(upload_id):
 @roles_required(*BULK_UPLOAD)
 def check(upload_id):
     """Check the rows again (the orders may have changed), with the options chosen."""
-    upload = _upload_or_404(upload_id)
+    upload = _checked_upload_or_404(upload_id)
     if upload.state != "preview":
-        abort(409)  # applied meanwhile (another tab): nothing to check any more
+        abort(409, "This upload has been applied meanwhile (in another tab?): there is nothing "
+                   "to check any more. Reload to see its results.")
     options = OptionsForm()
     if options.validate_on_submit():
         upload.acknowledge = options.acknowledge.data
@@ -117,7 +124,7 @@ def check(upload_id):
 @bp.route("/<int:upload_id>/apply", methods=["POST"])
 @roles_required(*BULK_UPLOAD)
 def apply(upload_id):
-    upload = _upload_or_404(upload_id)
+    upload = _checked_upload_or_404(upload_id)
     # begin() commits per order (one refused order never blocks the others), so there is
     # no single commit here.
     if not begin(upload, current_user):
@@ -144,13 +151,16 @@ def rows(upload_id):
 @bp.route("/<int:upload_id>/confirmations")
 @roles_required(*BULK_UPLOAD)
 def confirmations(upload_id):
-    return render_template("bulk/_confirmations.html", **_context(_checked_upload_or_404(upload_id)))
+    upload = _checked_upload_or_404(upload_id)
+    if upload.outcomes is None:
+        abort(409, NOT_APPLIED)
+    return render_template("bulk/_confirmations.html", **_context(upload))
 
 
 @bp.route("/<int:upload_id>/errors.csv")
 @roles_required(*BULK_UPLOAD)
 def errors_csv(upload_id):
-    upload = _upload_or_404(upload_id)
+    upload = _checked_upload_or_404(upload_id)
     # The BOM makes Excel read the file as UTF-8 (Cyrillic order notes stay readable).
     return Response("\ufeff" + error_report(upload), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="bulk-{upload.id}-errors.csv"'})

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from fulfil.catalogue.models import BARCODE_KINDS, Product, ProductBarcode
 from fulfil.extensions import db
+from fulfil.inputs import MAX_URL, is_web_address
 
 MAX_SKU, MAX_NAME, MAX_BIN, MAX_CODE = 120, 500, 60, 64
 GS1_LENGTHS = {8: "ean8", 12: "upc", 13: "ean13", 14: "gtin14"}
@@ -108,10 +109,9 @@ def check_input(data, current_sku=None):
     if len(bin_location) > MAX_BIN:
         errors["bin_location"] = f"The bin location is longer than {MAX_BIN} characters."
     image_url = (data.image_url or "").strip()
-    if image_url and not image_url.lower().startswith(("https://", "http://")):
-        errors["image_url"] = "The image address must start with https:// or http://."
-    elif len(image_url) > 500:
-        errors["image_url"] = "The image address is longer than 500 characters."
+    if image_url and not is_web_address(image_url):
+        errors["image_url"] = (f"The image address must be a web address starting with https:// or "
+                               f"http://, at most {MAX_URL} characters.")
     codes, problems = [], []
     for text in data.barcodes:
         try:

@@ -11,13 +11,13 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import HiddenInput
 
 from fulfil import marketplaces
-from fulfil.actions import CANCEL_REASONS, Package
+from fulfil.actions import CANCEL_REASONS, DEADLINE_RANGE, InvalidInput, Package
 from fulfil.models import MARKETPLACE_LABELS
 from fulfil.orders.labels import package_label
 from fulfil.orders.queries import TABS, Cursor, OrderFilter
 from fulfil.status import STATUS_LABELS
 from fulfil.timeutil import local_zone, to_utc_naive
-from fulfil.tracking import CARRIERS
+from fulfil.tracking import CARRIERS, url_problem
 
 MAX_PACKAGES = 10
 STALE_FORM = "This form is incomplete or out of date: reload the order and try again."
@@ -45,7 +45,7 @@ class ListForm(Form):
     status = SelectField("Status", default="", choices={"": "Any status", **STATUS_LABELS})
     q = SearchField("Search or scan", default="", filters=[_strip],
                     validators=[Length(max=120, message="Search for at most 120 characters")])
-    after = StringField(default="", validators=[Optional(), _valid_cursor])
+    after = StringField(default="", filters=[_strip], validators=[Optional(), _valid_cursor])
 
     def __init__(self, formdata, accounts):
         super().__init__(formdata)
@@ -169,9 +169,9 @@ def _entered(fields):
 
 
 def _web_address(form, field):
-    # Shown as a link on the order page: only web addresses, never javascript: and the like.
-    if field.data and not field.data.lower().startswith(("https://", "http://")):
-        raise ValidationError("Enter the tracking page's web address, starting with https://")
+    problem = url_problem(field.data)
+    if problem:
+        raise ValidationError(problem)
 
 
 class TrackingFields:
@@ -179,7 +179,7 @@ class TrackingFields:
     carrier = SelectField("Carrier", choices=[], default="")
     tracking_number = StringField("Tracking number", filters=[_strip], validators=[Length(max=80)])
     tracking_url = URLField("Tracking page (URL) for “Other carrier”", filters=[_strip],
-                            validators=[Optional(), Length(max=500), _web_address])
+                            validators=[Optional(), _web_address])
 
 
 class LineQuantityForm(Form):
@@ -310,7 +310,10 @@ class DisputeForm(ActionForm):
     def params(self):
         deadline = self.deadline.data
         if deadline is not None:
-            deadline = to_utc_naive(deadline.replace(tzinfo=local_zone()))
+            try:
+                deadline = to_utc_naive(deadline.replace(tzinfo=local_zone()))
+            except OverflowError:  # the year 9999 in a zone west of UTC is past datetime.max
+                raise InvalidInput({"deadline": DEADLINE_RANGE}) from None
         return {"note": self.note.data or "", "deadline": deadline}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from fulfil import tracking
 from fulfil.extensions import db
+from fulfil.inputs import parse_id
 from fulfil.models import Order, SearchKey
 from fulfil.search import prefix_bounds
 from fulfil.status import OPEN_STATUSES, STATUS_LABELS
@@ -72,10 +73,12 @@ class Cursor:
     def parse(cls, text):
         """Inverse of str(); raises ValueError for anything else."""
         ship_by, _, order_id = text.partition("~")
-        ship_by = datetime.fromisoformat(ship_by)
+        ship_by, order_id = datetime.fromisoformat(ship_by), parse_id(order_id)
         if ship_by.tzinfo is not None:
             raise ValueError("cursor times are naive UTC")
-        return cls(ship_by, int(order_id))
+        if order_id is None:
+            raise ValueError("a cursor's id is an order id")
+        return cls(ship_by, order_id)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 from tracking_numbers import DEFINITIONS
 from tracking_numbers.checksum_validator import S10
 
+from fulfil.inputs import MAX_URL, is_web_address
+
 _GENERIC = re.compile(r"^[A-Z0-9]{5,40}$")
 _S10_SHAPE = re.compile(r"^[A-Z]{2}\d{9}([A-Z]{2})$")
 _OWN_CHECKS = {"s10": lambda n: S10().passes([int(d) for d in n[2:10]], int(n[10]))}
@@ -183,6 +185,18 @@ def check(number, carrier=None):
     if not any(m.valid for m in own):
         return TrackingCheck(number, carrier, _typo_message(number, spec.label))
     return TrackingCheck(number, carrier)
+
+
+URL_PROBLEM = ("Enter the tracking page's web address, starting with https:// "
+               f"(at most {MAX_URL} characters).")
+
+
+def url_problem(url):
+    """Why a tracking page address given by a person or a sheet cannot be used, or None.
+
+    The one check for the ship and tracking forms, bulk rows and actions.check_tracking:
+    the address is shown as a link and sent to the marketplace."""
+    return None if not url or is_web_address(url) else URL_PROBLEM
 
 
 def tracking_url(carrier, number):
