@@ -12,7 +12,6 @@ from sqlalchemy import Index, UniqueConstraint
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fulfil.extensions import db, login_manager
-from fulfil.inputs import parse_id
 from fulfil.timeutil import utcnow
 
 ROLES = ("warehouse", "seller", "supervisor", "admin")
