@@ -97,7 +97,7 @@ def test_progress_fragment_polls_while_running_and_stops_when_done(app, client, 
         db.session.commit()
     running = client.get(f"/bulk/{upload.id}/progress", headers={"HX-Request": "true"})
     html = running.get_data(as_text=True)
-    assert 'hx-trigger="load delay:500ms"' in html and 'aria-valuenow="25"' in html
+    assert 'hx-trigger="load delay:500ms"' in html and 'max="100" value="25"' in html
     with app.app_context():
         db.session.execute(db.update(Upload).values(state="done", done=4, outcomes=[
             {"outcome": "shipped", "reason": None, "entries": []}]))
