@@ -11,7 +11,7 @@ from fulfil.bulk.models import Upload
 from fulfil.bulk.parsing import MB, Limits, ParseError, megabytes, read_pasted, read_upload, too_large
 from fulfil.catalogue.models import Product
 from fulfil.extensions import db
-from tests.xlsx_bombs import shared_strings_bomb
+from tests.xlsx_bombs import entity_bomb, shared_strings_bomb
 
 BOMB_MESSAGE = "This spreadsheet unpacks to 93 MB; the limit is 50 MB."
 
@@ -60,6 +60,12 @@ def test_the_shared_strings_held_in_memory_have_their_own_limit(never_parsed):
     limits = Limits(xlsx_shared_strings=2 * MB, xlsx_ratio=100_000)
     with pytest.raises(ParseError, match="The text in this spreadsheet unpacks to 3.0 MB; the limit is 2 MB"):
         read_upload(data, "orders.xlsx", 20000, limits)
+
+
+def test_entities_in_a_workbook_are_refused_not_expanded():
+    assert openpyxl.DEFUSEDXML  # openpyxl parses with defusedxml when it is installed
+    with pytest.raises(ParseError, match="This Excel file cannot be read"):
+        read_upload(entity_bomb(), "orders.xlsx", 20000)
 
 
 def test_a_sheet_within_the_limits_is_read():

@@ -62,3 +62,18 @@ def shared_strings_bomb(unpacked_bytes, text="1Z999AA10123456784 UPS "):
             member.write(entry * (fill % 4096))
             member.write(tail)
     return out.getvalue()
+
+
+def entity_bomb(levels=9):
+    """A few KB of shared strings whose nested entities expand to 10**levels characters."""
+    out = io.BytesIO()
+    entities = '<!ENTITY e0 "xxxxxxxxxx">' + "".join(
+        f'<!ENTITY e{n} "{("&e" + str(n - 1) + ";") * 10}">' for n in range(1, levels))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, xml in PARTS.items():
+            archive.writestr(name, xml)
+        archive.writestr("xl/worksheets/sheet1.xml", _sheet([(0, 1, 2)]))
+        archive.writestr("xl/sharedStrings.xml", (
+            f'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE sst [{entities}]><sst xmlns="{NS}">'
+            f'<si><t>Order #</t></si><si><t>Carrier</t></si><si><t>&e{levels - 1};</t></si></sst>'))
+    return out.getvalue()
