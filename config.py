@@ -82,11 +82,23 @@ class Config:
     OUTBOX_ENQUEUE = _env_flag("FULFIL_OUTBOX_ENQUEUE", True)
     # A portrait tablet shows about five orders; "Load more" brings the next page in place.
     PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "25"))
+    # The one size limit of an upload: a file, or text pasted into the bulk box, alike
+    # (fulfil.bulk.parsing.too_large words the answer, and the 413 page uses it too).
     BULK_MAX_BYTES = int(os.environ.get("FULFIL_BULK_MAX_BYTES", str(8 * 1024 * 1024)))
     BULK_MAX_ROWS = int(os.environ.get("FULFIL_BULK_MAX_ROWS", "20000"))
     # Uploads with more good rows than this apply in a worker, with a progress bar.
     BULK_INLINE_MAX_ROWS = int(os.environ.get("FULFIL_BULK_INLINE_MAX_ROWS", "200"))
+    # The request may carry the upload plus the rest of the form; a pasted text field may be
+    # as large as a file (Werkzeug's own default for text fields, 500 KB, would refuse a
+    # long paste with a 413 before the form could say what the limit is).
     MAX_CONTENT_LENGTH = BULK_MAX_BYTES + 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
+    # What reading one .xlsx may cost (fulfil.bulk.parsing.Limits): checked from the zip's
+    # directory before anything is unpacked, then rows are read for at most the seconds given.
+    XLSX_MAX_UNPACKED = int(os.environ.get("FULFIL_XLSX_MAX_UNPACKED_MB", "50")) * 1024 * 1024
+    XLSX_MAX_SHARED_STRINGS = int(os.environ.get("FULFIL_XLSX_MAX_TEXT_MB", "5")) * 1024 * 1024
+    XLSX_MAX_RATIO = int(os.environ.get("FULFIL_XLSX_MAX_RATIO", "100"))
+    UPLOAD_PARSE_SECONDS = float(os.environ.get("FULFIL_UPLOAD_PARSE_SECONDS", "20"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_flag("FULFIL_SECURE_COOKIES", False)
