@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 PROGRESS = {"on_hold": 0, "new": 1, "to_pack": 2, "ready": 3, "in_transit": 4, "delivered": 5}
 # Statuses only the marketplace decides: always taken, even over unsent local changes.
 MARKETPLACE_DECIDES = {"cancelled", "dispute", "not_accepted", "delivered"}
-ORDER_FIELDS = ("order_number", "raw_status", "raw_substatus", "fulfilment_mode", "ordered_at",
+ORDER_FIELDS = ("order_number", "raw_status", "raw_substatus", "fulfilment_mode", "delivery_scheme",
+                "remote_actions", "ordered_at",
                 "ship_by", "buyer_name", "buyer_email", "buyer_phone", "address_line1",
                 "address_line2", "city", "region", "postal_code", "country", "currency", "total",
                 "remote_updated_at")

@@ -104,6 +104,11 @@ class Order(db.Model):
     raw_status = db.Column(db.String(60), nullable=False, default="")
     raw_substatus = db.Column(db.String(60))
     fulfilment_mode = db.Column(db.String(20), nullable=False, default="seller")  # FBS rFBS FBO seller
+    # Who carries the parcel, in the marketplace's words (Ozon: tpl_integration_type): it
+    # decides whether the seller gives a tracking number and reports delivery steps.
+    delivery_scheme = db.Column(db.String(30))
+    # What the marketplace itself says may be done now (Ozon: available_actions); None = not told.
+    remote_actions = db.Column(db.JSON)
     ordered_at = db.Column(db.DateTime)
     ship_by = db.Column(db.DateTime, nullable=False)  # never NULL: lists sort and page by it
     shipped_at = db.Column(db.DateTime)

@@ -142,7 +142,8 @@ def plan_order(order, rows, actor, packages, shipped_at, now):
             payload = {"external_id": order.external_id, "shipment_id": None, "carrier": package.carrier,
                        "carrier_name": name, "tracking_number": number, "tracking_url": url,
                        "shipped_at": shipped_at.isoformat() + "Z", "method_code": "Standard",
-                       "lines": [_line_payload(line, qty) for line, qty in carried]}
+                       "lines": [_line_payload(line, qty) for line, qty in carried],
+                       "delivery_scheme": order.delivery_scheme}
         plan.packages.append(_Package(
             params=dict(order_id=order.id, carrier=package.carrier, carrier_name=name,
                         tracking_number=number, tracking_url=url, shipped_at=shipped_at,

@@ -5,6 +5,10 @@ Every module defines
     CARRIER_NAMES     fulfil carrier code -> the name this marketplace accepts
     PUSHED_ACTIONS    actions the marketplace has a call for (others are fulfil-only steps)
     supported_actions(order) -> set of action names this marketplace allows for the order
+and may define
+    refusal(order, action) -> why the marketplace does not allow it, and what to do instead
+    cancel_reasons(order) -> [CancelReason] the marketplace allows for this very order
+                      (asks the marketplace; raises MarketplaceError)
     ADAPTER           the Adapter subclass (fulfil.marketplaces.base.Adapter)
 """
 from importlib import import_module
@@ -24,6 +28,19 @@ def module_for(kind):
 
 def supported_actions(order):
     return module_for(order.marketplace).supported_actions(order)
+
+
+def refusal(order, action):
+    """The marketplace's reason for not allowing `action` on this order, or None."""
+    explain = getattr(module_for(order.marketplace), "refusal", None)
+    return explain(order, action) if explain is not None else None
+
+
+def cancel_reasons(order):
+    """The marketplace's own cancel reasons for this order, or None where it has no such
+    list (fulfil's reasons apply). May raise MarketplaceError."""
+    ask = getattr(module_for(order.marketplace), "cancel_reasons", None)
+    return ask(order) if ask is not None else None
 
 
 def is_pushed(order, action):

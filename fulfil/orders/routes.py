@@ -20,11 +20,11 @@ from fulfil.models import Event, MarketplaceAccount, Order, Shipment
 from fulfil.orders import bp, labels, queries
 from fulfil.orders.export import csv_chunks
 from fulfil.orders.forms import ACTION_FORMS, ListForm, carrier_choices, form_prefix
-from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action
+from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action, refusals
 from fulfil.templating import is_htmx, render
 
 for _name, _value in {
-    "ACTIONS": ACTIONS, "ACTION_FORMS": ACTION_FORMS, "allowed_actions": allowed_actions,
+    "ACTIONS": ACTIONS, "ACTION_FORMS": ACTION_FORMS, "allowed_actions": allowed_actions, "refusals": refusals,
     "form_prefix": form_prefix, "TABS": queries.TABS, "count_label": queries.count_label,
     "NUMBER_LABELS": labels.NUMBER_LABELS, "ORDER_NUMBER_LABELS": labels.ORDER_NUMBER_LABELS,
     "ITEM_ID_LABELS": labels.ITEM_ID_LABELS, "package_label": labels.package_label,
