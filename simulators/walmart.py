@@ -36,13 +36,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, jsonify, request
 
-from fulfil.marketplaces.walmart import (
-    CANCELLATION_REASONS, CARRIER_NAMES, CARRIERS, METHOD_CODES,
-)
-from fulfil.tracking import make_tracking_number, tracking_url
 from simulators.common import (
-    admin_blueprint, epoch_ms, fake_person, fake_products, fake_ship_by, inject_faults, iso,
-    utcnow,
+    admin_blueprint, epoch_ms, fake_person, fake_products, fake_ship_by, fake_tracking_number,
+    inject_faults, iso, tracking_page, utcnow,
 )
 
 DEFAULT_CREDENTIALS = {"client_id": "walmart-sim-client", "client_secret": "walmart-sim-secret"}
@@ -50,6 +46,49 @@ TOKEN_LIFETIME = 900  # seconds, as Walmart's
 LIMIT_DEFAULT, LIMIT_MAX = 100, 200
 HISTORY_DAYS = 180  # Walmart lists orders of the last 180 days only
 DEFAULT_CREATED_DAYS = 7  # createdStartDate when absent: "Default is current date - 7 days"
+
+# -- Walmart's tables, from specs/walmart-orders.openapi.yaml (never from fulfil) ------------
+# orderLineStatus.status
+LINE_STATUSES = ("Created", "Acknowledged", "Shipped", "Delivered", "Cancelled", "Refund")
+# trackingInfo.carrierName.carrier
+CARRIERS = frozenset({
+    'UPS', 'USPS', 'FedEx', 'Airborne', 'OnTrac', 'DHL Ecommerce - US', 'DHL', 'LS', 'UDS',
+    'UPSMI', 'FDX', 'PILOT', 'ESTES', 'SAIA', 'FDS Express', 'Seko Worldwide', 'HIT Delivery',
+    'FEDEXSP', 'RL Carriers', 'Metropolitan Warehouse & Delivery', 'China Post', 'YunExpress',
+    'Yellow Freight Sys', 'AIT Worldwide Logistics', 'Chukou1', 'Sendle', 'Landmark Global',
+    'Sunyou', 'Yanwen', '4PX', 'GLS', 'OSM Worldwide', 'FIRST MILE', 'AM Trucking', 'CEVA',
+    'India Post', 'SF Express', 'CNE', 'TForce Freight', 'AxleHire', 'LSO', 'Royal Mail',
+    'ABF Freight System', 'WanB', 'Roadrunner Freight', 'Meyer Distribution', 'AAA Cooper',
+    'Canada Post', 'Southeastern Freight Lines', 'Japan Post', 'Correos de Mexico',
+    'XPO Logistics', 'JD Logistics', 'YDH', 'JCEX', 'Flyt', 'Deutsche Post', 'Better Trucks',
+    'Asendia', 'SFC', 'UBI', 'ePost Global', 'YF Logistics', 'RXO', 'Estes Express', 'Shypmax',
+    'WIN.IT America', 'PITT OHIO', 'PostNord Sweden', 'Equick', 'Whistl', 'Tusou', 'Shiprocket',
+    'DTDC', 'PTS',
+})
+# trackingInfo.methodCode
+METHOD_CODES = ("Standard", "Express", "OneDay", "Freight", "WhiteGlove", "Value")
+# orderLineStatus.cancellationReason
+CANCELLATION_REASONS = ("CUSTOMER_REQUESTED_SELLER_TO_CANCEL", "SELLER_CANCEL_PRICING_ERROR",
+                        "SELLER_CANCEL_OUT_OF_STOCK", "SELLER_CANCEL_FRAUD_STOP_SHIPMENT",
+                        "SELLER_CANCEL_ADDRESS_NOT_SERVICEABLE")
+# statusQuantity.unitOfMeasurement
+UNITS = ("EACH", "EA")
+# Error codes. The spec gives the entry's shape (code, field, description, info, severity,
+# category) but no codes; these are the ones Walmart answers with, from its developer pages
+# and public client issues (marketplaces/walmart.md).
+ERROR_CODES = {
+    "unauthorized": "UNAUTHORIZED.GMP_GATEWAY_API",
+    "invalid_token": "INVALID_TOKEN.GMP_GATEWAY_API",
+    "invalid_header": "INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+    "throttled": "REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API",
+    "invalid_content": "INVALID_REQUEST_CONTENT.GMP_ORDER_API",
+    "not_found": "CONTENT_NOT_FOUND.GMP_ORDER_API",
+    "internal": "INTERNAL_SERVER_ERROR.GMP_GATEWAY_API",
+    "unavailable": "SERVICE_UNAVAILABLE.GMP_GATEWAY_API",
+    "gateway_timeout": "GATEWAY_TIMEOUT.GMP_GATEWAY_API",
+    "system": "SYSTEM_ERROR.GMP_GATEWAY_API",
+}
+
 OPEN = ("Created", "Acknowledged")
 SHIPPED = ("Shipped", "Delivered")
 CUSTOMER_REQUEST = "CUSTOMER_REQUESTED_SELLER_TO_CANCEL"
@@ -82,7 +121,7 @@ def orders_error(status, code, description, field="", info="", category="DATA", 
 
 def content_error(message, field=""):
     """Request-content validation's shape: {"errors": [{"code", "message", ...}]}."""
-    response = jsonify(errors=[{"code": "INVALID_REQUEST_CONTENT.GMP_ORDER_API", "message": message,
+    response = jsonify(errors=[{"code": ERROR_CODES["invalid_content"], "message": message,
                                 "category": "DATA", "severity": "ERROR", "field": field}])
     response.status_code = 400
     return response
@@ -94,26 +133,26 @@ def reject(message, field=""):
 
 def refuse(message, field="orderLineStatus"):
     """A request Walmart understood but the order's state does not allow."""
-    abort(orders_error(400, "INVALID_REQUEST_CONTENT.GMP_ORDER_API", message, field))
+    abort(orders_error(400, ERROR_CODES["invalid_content"], message, field))
 
 
 def throttled(wait):
-    response = orders_error(429, "REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API", "Error",
+    response = orders_error(429, ERROR_CODES["throttled"], "Error",
                             "REQUEST_THRESHOLD_VIOLATED", "Request Threshold Violated")
     response.headers["X-Current-Token-Count"] = "0"
     response.headers["X-Next-Replenishment-Time"] = str(now_ms() + int(wait * 1000) + 1)
     return response
 
 
-GATEWAY_FAULTS = {500: "INTERNAL_SERVER_ERROR.GMP_GATEWAY_API", 503: "SERVICE_UNAVAILABLE.GMP_GATEWAY_API",
-                  504: "GATEWAY_TIMEOUT.GMP_GATEWAY_API"}
+GATEWAY_FAULTS = {500: ERROR_CODES["internal"], 503: ERROR_CODES["unavailable"],
+                  504: ERROR_CODES["gateway_timeout"]}
 
 
 def fault_response(status, message, retry_after=None):
     """Injected faults (simulators.common.inject_faults) in Walmart's words."""
     if status == 429:
         return throttled(retry_after or 1.0)
-    return gateway_error(status, GATEWAY_FAULTS.get(status, "SYSTEM_ERROR.GMP_GATEWAY_API"),
+    return gateway_error(status, GATEWAY_FAULTS.get(status, ERROR_CODES["system"]),
                          message, category="SYSTEM")
 
 
@@ -243,7 +282,7 @@ def guard(state, caller=None):
                 return faulted
             for header in ("WM_SVC.NAME", "WM_QOS.CORRELATION_ID"):
                 if not request.headers.get(header):
-                    return gateway_error(400, "INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+                    return gateway_error(400, ERROR_CODES["invalid_header"],
                                          f"The {header} header is required.", field=header,
                                          category="REQUEST")
             with state.lock:
@@ -262,7 +301,7 @@ def basic_client(state):
     auth = request.authorization
     if (auth is None or auth.type != "basic" or auth.username != DEFAULT_CREDENTIALS["client_id"]
             or auth.password != DEFAULT_CREDENTIALS["client_secret"]):
-        abort(gateway_error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized",
+        abort(gateway_error(401, ERROR_CODES["unauthorized"], "Unauthorized",
                             "Invalid client ID or client secret.", "UNAUTHORIZED"))
     return auth.username
 
@@ -270,10 +309,10 @@ def basic_client(state):
 def token_client(state):
     issued = state.extra.get("tokens", {}).get(request.headers.get("WM_SEC.ACCESS_TOKEN", ""))
     if issued is None:
-        abort(gateway_error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized",
+        abort(gateway_error(401, ERROR_CODES["unauthorized"], "Unauthorized",
                             "Unauthorized token or invalid service name passed.", "UNAUTHORIZED"))
     if issued["expires"] <= time.time():
-        abort(gateway_error(401, "INVALID_TOKEN.GMP_GATEWAY_API", "Token is invalid or expired",
+        abort(gateway_error(401, ERROR_CODES["invalid_token"], "Token is invalid or expired",
                             "Request a new access token.", "WM_SEC.ACCESS_TOKEN"))
     return issued["client_id"]
 
@@ -339,7 +378,7 @@ def order_list(state, released):
     offset = int_param("poIndex", 0) if paging else 0
     page = found[offset:offset + limit]
     if not page:
-        return orders_error(404, "CONTENT_NOT_FOUND.GMP_ORDER_API",
+        return orders_error(404, ERROR_CODES["not_found"],
                             "No Orders found for the given search criteria", "data",
                             "Requested content could not be found.", "APPLICATION", "INFO")
     meta = {"totalCount": len(found), "limit": limit}
@@ -424,7 +463,7 @@ def answer_order(state, order):
 def find_order(state, purchase_order_id):
     order = state.orders.get(purchase_order_id)
     if order is None:
-        abort(orders_error(404, "CONTENT_NOT_FOUND.GMP_ORDER_API",
+        abort(orders_error(404, ERROR_CODES["not_found"],
                            f"Purchase order {purchase_order_id} was not found.", "purchaseOrderId",
                            "Requested content could not be found.", "APPLICATION", "INFO"))
     return order
@@ -459,7 +498,7 @@ def requested_statuses(order, container, name):
 
 def status_quantity(status):
     quantity = status.get("statusQuantity") or {}
-    if quantity.get("unitOfMeasurement") not in ("EACH", "EA") or not str(quantity.get("amount", "")).isdigit() \
+    if quantity.get("unitOfMeasurement") not in UNITS or not str(quantity.get("amount", "")).isdigit() \
             or int(quantity["amount"]) < 1:
         reject("statusQuantity needs unitOfMeasurement EACH and a whole amount of at least 1.",
                "statusQuantity")
@@ -646,7 +685,7 @@ def from_ms(value):
 # -- generated orders -------------------------------------------------------------------
 
 STATUS_WEIGHTS = (("Created", 0.7), ("Acknowledged", 0.2), ("Shipped", 0.1))
-GENERATED_STATUSES = ("Created", "Acknowledged", "Shipped", "Delivered", "Cancelled")
+GENERATED_STATUSES = LINE_STATUSES[:5]  # not Refund: that comes from a refund call
 SHIP_METHODS = ("Standard", "Standard", "Standard", "Express", "Value", "OneDay")
 
 
@@ -737,8 +776,13 @@ def charge(kind, name, value, tax_rate):
                     "taxAmount": {"currency": "USD", "amount": round(value * tax_rate, 2)}}}
 
 
+# Carriers of the generated shipped orders: Walmart's name -> the number format they use.
+GENERATED_CARRIERS = {"UPS": "ups", "USPS": "usps", "FedEx": "fedex"}
+
+
 def fake_package(rng, shipped, method):
-    carrier = rng.choice(("ups", "usps", "fedex"))
-    number = make_tracking_number(carrier, rng)
-    return {"shipDateTime": epoch_ms(shipped), "carrierName": {"carrier": CARRIER_NAMES[carrier]},
-            "methodCode": method, "trackingNumber": number, "trackingURL": tracking_url(carrier, number)}
+    carrier = rng.choice(sorted(GENERATED_CARRIERS))
+    number = fake_tracking_number(GENERATED_CARRIERS[carrier], rng)
+    return {"shipDateTime": epoch_ms(shipped), "carrierName": {"carrier": carrier},
+            "methodCode": method, "trackingNumber": number,
+            "trackingURL": tracking_page(GENERATED_CARRIERS[carrier], number)}

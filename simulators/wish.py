@@ -34,9 +34,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Flask, abort, g, jsonify, request
 
-from fulfil.tracking import make_tracking_number
 from simulators.common import (admin_blueprint, fake_person, fake_products, fake_ship_by,
-                               inject_faults, iso, utcnow, utcnow_iso)
+                               fake_tracking_number, inject_faults, iso, utcnow, utcnow_iso)
 
 DEFAULT_CREDENTIALS = {
     "client_id": "5f1e0c9a2b3d4e5f60718293",
@@ -66,7 +65,8 @@ UNLIMITED_REMAINING = 10000
 SHIPPING_CARRIERS = ("USPS", "UPS", "FedEx", "DHL", "DHLGlobalMail", "ChinaAirPost", "EMS", "Yanwen",
                      "4PX", "YunExpress", "RussianPost", "SFExpress", "CNE", "WishPost", "CanadaPost",
                      "RoyalMail", "AustraliaPost", "LaPoste", "PostNL", "Correios")
-# Providers of the generated shipped orders, with the number format each uses (fulfil.tracking).
+# Providers of the generated shipped orders, with the number format each uses
+# (simulators.common.TRACKING_FORMATS).
 GENERATED_PROVIDERS = {"ChinaAirPost": "china_post", "Yanwen": "yanwen", "YunExpress": "yunexpress",
                        "4PX": "4px", "USPS": "usps"}
 
@@ -555,7 +555,7 @@ def new_order(rng, order_state, updated_at):
     if order_state == "SHIPPED":
         provider = rng.choice(sorted(GENERATED_PROVIDERS))
         order["tracking_information"] = [{
-            "tracking_number": make_tracking_number(GENERATED_PROVIDERS[provider], rng),
+            "tracking_number": fake_tracking_number(GENERATED_PROVIDERS[provider], rng),
             "shipping_provider": {"name": provider}, "origin_country": "US" if provider == "USPS" else "CN"}]
         shipped = released + (now - released) * rng.uniform(0.2, 0.9)
         add_record(order, "MARK_SHIPPED", iso(shipped))

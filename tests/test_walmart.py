@@ -262,6 +262,28 @@ def test_enum_copies_match_the_spec():
     assert {tuple(found) for found in enums(orders, "cancellationReason")} == {CANCELLATION_REASONS}
 
 
+def test_simulator_keeps_its_own_copy_of_the_specs_tables(walmart_sim):
+    sim, orders = walmart_sim.module, specs()["orders"]
+    assert {frozenset(found) for found in enums(orders, "carrier")} == {sim.CARRIERS}
+    assert {tuple(found) for found in enums(orders, "methodCode")} == {sim.METHOD_CODES}
+    assert {tuple(found) for found in enums(orders, "cancellationReason")} == {sim.CANCELLATION_REASONS}
+    assert {tuple(found) for found in enums(orders, "status")} == {sim.LINE_STATUSES}
+    assert {tuple(found) for found in enums(orders, "unitOfMeasurement")} == {sim.UNITS}
+    assert sim.CARRIERS is not CARRIERS
+
+
+def test_a_wrong_adapter_table_fails_against_the_simulator(walmart_sim, monkeypatch):
+    """The simulator judges with its own table: a carrier the adapter's table gets wrong is
+    refused as Walmart refuses it, instead of being agreed with."""
+    from fulfil.marketplaces import walmart
+    monkeypatch.setattr(walmart, "CARRIERS", CARRIERS | {"Fed Ex"})
+    [order_id] = walmart_sim.generate(1, status="Acknowledged", lines=1)
+    adapter = WalmartAdapter(walmart_sim.settings())  # the request breaks the spec: no `wire`
+    with pytest.raises(Permanent, match="Invalid carrier 'Fed Ex'"):
+        adapter.push("ship", ship_payload(order_id, all_lines(adapter, order_id), carrier_name="Fed Ex"))
+    assert not shipping_writes(walmart_sim, order_id)
+
+
 # -- import ---------------------------------------------------------------------------------
 
 def test_import_pages_to_the_end_with_next_cursor(walmart_sim, make_adapter, wire):
