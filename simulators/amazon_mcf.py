@@ -540,7 +540,7 @@ def ship(state, order, when):
     for shipment in order["shipments"]:
         carrier = rng.choice(carriers)
         number = next(_PACKAGE_NUMBERS)
-        tracking = fake_tracking_number(carrier.lower(), rng)
+        tracking = fake_tracking_number("amazon" if carrier == "AMZN_US" else carrier.lower(), rng)
         for item in shipment["fulfillmentShipmentItem"]:
             item["packageNumber"] = number
         shipment.update({"fulfillmentShipmentStatus": "SHIPPED", "shippingDate": iso(shipped_at),

@@ -321,7 +321,7 @@ TRACKING_FORMATS = {
     "usps": _usps_number,
     "fedex": _fedex_number,
     "dhl": _dhl_number,
-    "amzn_us": lambda rng: "TBA" + _digits(rng, 12),
+    "amazon": lambda rng: "TBA" + _digits(rng, 12),  # Amazon Logistics
     "china_post": lambda rng: s10_number(rng, "R" + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"), "CN"),
     "yanwen": lambda rng: s10_number(rng, "U" + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"), "YP"),
     "4px": lambda rng: "4PX" + _digits(rng, 13) + "CN",

@@ -39,7 +39,7 @@ def test_the_import_check_sees_imports(tmp_path):
 
 
 # Formats with a check digit, and a digit position a typo may hit.
-CHECKED = {"ups": 12, "usps": 5, "china_post": 5, "yanwen": 5, "russian_post": 5}
+CHECKED = {"ups": 12, "usps": 5, "fedex": 5, "dhl": 5, "china_post": 5, "yanwen": 5, "russian_post": 5}
 
 
 @pytest.mark.parametrize("carrier", sorted(common.TRACKING_FORMATS))

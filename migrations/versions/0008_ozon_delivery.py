@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_ozon_delivery'
-down_revision = '0006_floor'
+down_revision = '0008_security'  # one head: after the security tables
 branch_labels = None
 depends_on = None
 
