@@ -80,6 +80,8 @@ class Config:
     OUTBOX_STALE_SECONDS = float(os.environ.get("FULFIL_OUTBOX_STALE_SECONDS", "20"))
     # Enqueue outbox entries right after commit (workers pick them up in milliseconds).
     OUTBOX_ENQUEUE = _env_flag("FULFIL_OUTBOX_ENQUEUE", True)
+    # Before packing and shipping, ask the marketplace whether the order was cancelled.
+    LIVE_CANCEL_CHECK = _env_flag("FULFIL_LIVE_CANCEL_CHECK", True)
     # A portrait tablet shows about five orders; "Load more" brings the next page in place.
     PAGE_SIZE = int(os.environ.get("FULFIL_PAGE_SIZE", "25"))
     # The one size limit of an upload: a file, or text pasted into the bulk box, alike
@@ -120,5 +122,6 @@ class TestConfig(Config):
     SECRET_KEY = "test"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     OUTBOX_ENQUEUE = False
+    LIVE_CANCEL_CHECK = False  # tests that need it turn it on
     REDIS_FALLBACK = False
     MARKETPLACE_ACCOUNTS = {}

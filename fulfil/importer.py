@@ -18,7 +18,7 @@ from fulfil.marketplaces.base import MarketplaceError
 from fulfil.models import Event, ImportProblem, MarketplaceAccount, Order, OrderLine, Shipment, ShipmentLine
 from fulfil.outbox import refresh_sync_state
 from fulfil.search import index_order
-from fulfil.status import STATUS_LABELS, is_open
+from fulfil.status import STATUS_LABELS, is_open, status_effects
 from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,12 @@ def upsert_order(account, remote):
                                                      Order.external_id == remote.external_id))
     created = order is None
     if created:
+        # Imported already shipped or delivered: the order-level dates too (the stuck-in-transit
+        # list and the statistics read them).
+        first_shipped = min((s.shipped_at for s in remote.shipments if s.shipped_at), default=None)
         order = Order(account=account, marketplace=account.kind, external_id=remote.external_id,
-                      status=remote.status, open_to_ship=is_open(remote.status))
+                      **status_effects(remote.status, remote.shipped_at or first_shipped, remote.delivered_at,
+                                       now=remote.updated_at or remote.ordered_at))
         db.session.add(order)
     changed = created
     for name in ORDER_FIELDS:

@@ -276,7 +276,7 @@ class OutboxEntry(db.Model):
     attempts = db.Column(db.Integer, nullable=False, default=0)
     next_attempt_at = db.Column(db.DateTime)
     last_error = db.Column(db.Text)  # the marketplace's own words
-    error_kind = db.Column(db.String(20))  # retryable | rate_limited | permanent
+    error_kind = db.Column(db.String(20))  # retryable | rate_limited | permanent | cancelled (at the marketplace)
     idempotency_key = db.Column(db.String(80), nullable=False, unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -310,3 +310,4 @@ from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  
 from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)
 from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)
 from fulfil.auth.models import AuthEvent  # noqa: E402,F401  (sign-in audit)
+from fulfil.aftersales.models import Recall  # noqa: E402,F401  (after-sales)

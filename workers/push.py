@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
 from fulfil import jobs, marketplaces, outages
+from fulfil.aftersales import stopship
 from fulfil.extensions import db
 from fulfil.jobs import enqueue_push
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, MarketplaceError,
@@ -193,6 +194,7 @@ class Item:
     sent_at: object  # datetime of the latest send, None before the first
     unknown: bool  # an earlier send may have been applied: read before writing
     outcome: "Outcome | None" = None
+    remote: object = None  # the order as the marketplace has it, read after a refused ship
 
 
 @dataclass(frozen=True)
@@ -327,8 +329,17 @@ class Batch:
         elif isinstance(exc, Retryable):
             delay = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
         else:
+            if self.action in stopship.SHIP_ACTIONS:  # refused because the buyer cancelled?
+                item.remote = self._read_order(item)
             return Outcome("failed", error=exc)
         return Outcome("sending" if sent else "pending", delay=delay, error=exc)
+
+    def _read_order(self, item):
+        try:
+            return self.adapter.get_order(item.payload["external_id"])
+        except (MarketplaceError, KeyError) as exc:
+            log.info("push=read_after_refusal entry=%s failed: %s", item.entry_id, exc)
+            return None
 
     def _take_lease(self, items):
         now = utcnow()
@@ -381,6 +392,9 @@ class Batch:
                 entry.confirmed_at = now
             if outcome.error is not None:
                 entry.error_kind, entry.last_error = outcome.error.kind, outcome.error.message
+            cancelled = item.remote is not None and stopship.after_refusal(entry.order, entry.action, item.remote)
+            if cancelled:
+                entry.error_kind, entry.last_error = "cancelled", cancelled
             elif outcome.state == "confirmed":
                 entry.error_kind = entry.last_error = None
         store_sync_state({e.order_id for e in entries})

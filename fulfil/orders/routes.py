@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fulfil import tracking
+from fulfil.aftersales import stopship
 from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perform
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
@@ -36,7 +37,7 @@ HISTORY_LIMIT = 200
 
 @dataclass(frozen=True)
 class Notice:
-    kind: str  # ok | error
+    kind: str  # ok | error | stop-ship (the marketplace cancelled the order)
     text: str
 
 
@@ -180,6 +181,10 @@ def _conflict(order, action, view, form):
     return _container(order, view, 409, conflict={"last": last, "entered": form.entered()})
 
 
+# Before these, the marketplace is asked whether the order was cancelled meanwhile.
+STOP_SHIP_ACTIONS = ("pack", "ship")
+
+
 @bp.route("/orders/<int:order_id>/<action>")
 @roles_required(*WORK_ORDERS)
 def action_form(order_id, action):
@@ -193,6 +198,8 @@ def action_form(order_id, action):
     form = form_class.opened(order, seen, request.args)
     if seen != order.version:
         return _conflict(order, action, view, form)
+    if action in STOP_SHIP_ACTIONS and stopship.check_live(order).cancelled:
+        return _container(order, view, 409, notice=Notice("stop-ship", stopship.stop_message(order)))
     try:
         check_action(order, action)
     except ActionNotAllowed as exc:
@@ -210,6 +217,8 @@ def act(order_id, action):
         return _container(order, view, action_form=form)
     if not form.validate():
         return _container(order, view, 422, action_form=form)
+    if action in STOP_SHIP_ACTIONS and stopship.check_live(order).cancelled:
+        return _container(order, view, 409, notice=Notice("stop-ship", stopship.stop_message(order)))
     try:
         perform(order, action, Actor(current_user._get_current_object()), expected_version=form.version.data,
                 **form.params())
