@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from fulfil import tracking
+from fulfil import marketplaces, tracking
 from fulfil.aftersales import stopship
 from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perform
 from fulfil.auth.roles import WORK_ORDERS, roles_required
@@ -235,7 +235,10 @@ def act(order_id, action):
         return _conflict(order, action, view, form)
     if not is_htmx():
         return redirect(url_for(".order", order_id=order.id), 303)
-    return _container(order, view, notice=Notice("ok", f"{ACTIONS[action].label}: saved."))
+    # Saved here is not yet accepted there: say so, the sync line and the top alert follow.
+    sending = (f" Sending to {order.account.marketplace_label}…"
+               if order.sync_state == "pending" and marketplaces.is_pushed(order, action) else "")
+    return _container(order, view, notice=Notice("ok", f"{ACTIONS[action].label}: saved.{sending}"))
 
 
 def _field(name):
