@@ -358,8 +358,8 @@ def photo(photo_id):
     found = db.session.get(PackPhoto, photo_id)
     if found is None:
         abort(404)
-    return Response(found.data, mimetype=found.content_type,
-                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    # A parcel photo can show the label with the buyer's address: never kept on a shared tablet.
+    return Response(found.data, mimetype=found.content_type, headers={"Cache-Control": "no-store"})
 
 
 # -- slips -----------------------------------------------------------------------------
