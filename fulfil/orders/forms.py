@@ -310,6 +310,7 @@ class CancelForm(ActionForm):
 
 
 class DisputeForm(ActionForm):
+    """Filed at the marketplace too where it takes disputes for this order (`at_marketplace`)."""
     template = "orders/_dispute_form.html"
     submit_label = "Open dispute"
     note = TextAreaField("What the buyer or the marketplace says", filters=[_strip],
@@ -322,6 +323,15 @@ class DisputeForm(ActionForm):
         if deadline is not None:
             deadline = to_utc_naive(deadline.replace(tzinfo=local_zone()))
         return {"note": self.note.data or "", "deadline": deadline}
+
+    @property
+    def at_marketplace(self):
+        return marketplaces.is_pushed(self.order, "open_dispute")
+
+    @property
+    def marketplace_note(self):
+        """What the marketplace says about disputes on this order, if anything."""
+        return marketplaces.refusal(self.order, "open_dispute")
 
 
 class CloseDisputeForm(ActionForm):
@@ -342,4 +352,5 @@ ACTION_FORMS = {
     "cancel": CancelForm,
     "open_dispute": DisputeForm,
     "close_dispute": CloseDisputeForm,
+    "hand_on": ActionForm,
 }
