@@ -260,6 +260,19 @@ def counters(sim):
 
 # -- the contract itself ----------------------------------------------------------------------
 
+def test_the_simulator_keeps_its_own_knowledge_and_imports_nothing_of_fulfil():
+    """A table copied from the adapter would agree with the adapter's misreadings."""
+    import ast
+    import simulators.ozon as simulator
+    tree = ast.parse(Path(simulator.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if name == "fulfil" or name.startswith("fulfil.")}
+    # Its tables are its own, and they say the same as the adapter's where both read the spec.
+    assert simulator.SELLER_TRACKING == {k for k, d in ozon.DELIVERY.items() if d.tracking}
+    assert simulator.SELLER_REPORTS == {k for k, d in ozon.DELIVERY.items() if d.reports}
+
+
 def test_spec_is_valid_once_its_known_errors_are_mended(spec):
     validate_spec(spec)
 
