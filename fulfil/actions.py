@@ -80,12 +80,13 @@ def perform(order, action_name, actor, expected_version=None, **params):
     action = check_action(order, action_name)
     handler = _HANDLERS[action_name]
     old_status = order.status
+    pushed = marketplaces.is_pushed(order, action_name)  # decided on the order as it was
     note, payloads = handler(order, actor, **params)
     if action.to_status and (action_name != "ship" or _all_shipped(order)):
         _set_status(order, action.to_status)
     _audit(order, actor, action_name, old_status, order.status, note)
     entries = []
-    if action.pushes and marketplaces.is_pushed(order, action_name):
+    if pushed:
         entries = [record(order, action_name, payload, actor.user) for payload in payloads]
     order.updated_at = utcnow()  # every action bumps the order's version (optimistic lock)
     index_order(order)
@@ -284,13 +285,24 @@ def check_deadline(deadline, now=None):
 
 
 def _open_dispute(order, actor, note, deadline=None):
+    """Kept in fulfil; where the marketplace takes disputes for the order (an Ozon posting
+    not accepted at the sorting centre), also filed there: the order is then in dispute."""
     if not (note or "").strip():
         raise InvalidInput({"note": "Describe the dispute: what the buyer or marketplace says."})
     check_deadline(deadline)
+    if marketplaces.is_pushed(order, "open_dispute"):
+        _set_status(order, "dispute")
     order.dispute_open = True
     order.dispute_note = note.strip()
     order.dispute_deadline = deadline
-    return note.strip(), []
+    return note.strip(), [{"external_id": order.external_id, "reason": note.strip()}]
+
+
+def _hand_on(order, actor):
+    """The disputed parcel is handed over again: the dispute ends here."""
+    order.dispute_open = False
+    order.dispute_deadline = None
+    return "Handed over again: the parcel waits for shipment", [{"external_id": order.external_id}]
 
 
 def _close_dispute(order, actor, note=""):
@@ -308,5 +320,6 @@ _HANDLERS = {
     "cancel": _cancel,
     "open_dispute": _open_dispute,
     "close_dispute": _close_dispute,
+    "hand_on": _hand_on,
 }
 assert set(_HANDLERS) == set(ACTIONS)

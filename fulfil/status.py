@@ -39,7 +39,10 @@ class Action:
     label: str
     from_statuses: frozenset
     to_status: str | None  # None: the status stays (e.g. tracking corrected)
-    pushes: bool = True  # False: fulfil-only change, nothing to tell the marketplace
+    # True: the marketplace must allow it (its supported_actions). False: fulfil's own step,
+    # always possible, which a marketplace with a call for it may still be told of (its
+    # `pushes(order, action)`: an Ozon "not accepted" posting's dispute is filed at Ozon).
+    pushes: bool = True
 
 
 ACTIONS = {a.name: a for a in (
@@ -53,6 +56,8 @@ ACTIONS = {a.name: a for a in (
                                                      "not_accepted", "dispute", "cancelled"}),
            None, pushes=False),
     Action("close_dispute", "Close dispute", frozenset(STATUSES), None, pushes=False),
+    # A disputed parcel goes back to waiting for shipment (Ozon /v2/posting/fbs/awaiting-delivery).
+    Action("hand_on", "Hand over again", frozenset({"dispute"}), "ready"),
 )}
 
 

@@ -17,6 +17,12 @@ Choices where Ozon's documents are silent or where the spec and Ozon disagree:
 - Marked goods (generate(..., marked=True)): `available_actions` holds
   "ship_with_additional_info" and `requirements.products_requiring_mandatory_mark` the
   SKUs; /v4/posting/fbs/ship refuses them with the simulator's own POSTING_NEEDS_MARKS.
+- Disputes: a posting not accepted at the sorting centre offers "arbitration"
+  (/v2/posting/fbs/arbitration moves it to `arbitration`); an arbitration posting offers
+  "awaiting_delivery" (/v2/posting/fbs/awaiting-delivery moves it to `awaiting_deliver`).
+  Both answer {"result": true}. A repeat for a posting already there answers true again
+  and changes nothing (logged "unchanged"); any other posting is refused with
+  HAS_INCORRECT_STATUS and nothing is changed for any posting of the request.
 - Cancel reasons per posting (/v1/posting/fbs/cancel-reason, which the spec names in the
   description of /v2/posting/fbs/cancel): 352, 400, 402 while not packed; once packed the
   goods exist, so 352 "out of stock" is no longer offered. /v2/posting/fbs/cancel takes only
@@ -375,6 +381,10 @@ def _actions(posting):
         return ["cancel", *tracks, *(["non_int_delivering"] if tpl in SELLER_REPORTS else [])]
     if status == "delivering":
         return [*tracks, *(["non_int_delivered", "non_int_last_mile"] if tpl in SELLER_REPORTS else [])]
+    if status == "not_accepted":
+        return ["arbitration"]
+    if status == "arbitration":
+        return ["awaiting_delivery"]
     return []
 
 
@@ -574,6 +584,37 @@ def fbs_cancel(state, body):
     return {"result": True}
 
 
+def _dispute_move(state, body, call, action, to_status, already):
+    """arbitration / awaiting-delivery: all postings or none; a repeat changes nothing."""
+    numbers = body.get("posting_number")
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= 100 or \
+            not all(isinstance(n, str) for n in numbers):
+        raise ApiError(400, "posting_number must list 1 to 100 postings")
+    postings = [_find(state, number) for number in numbers]
+    for posting in postings:
+        if action not in posting["available_actions"] and not already(posting):
+            raise ApiError(400, "HAS_INCORRECT_STATUS")
+    for posting in postings:
+        number = posting["posting_number"]
+        if already(posting):
+            state.log_write(number, call, {"posting_number": [number]}, outcome="unchanged")
+            continue
+        _set_status(posting, to_status)
+        posting[f"_{action}"] = True
+        state.log_write(number, call, {"posting_number": [number]})
+    return {"result": True}
+
+
+def fbs_arbitration(state, body):
+    return _dispute_move(state, body, "arbitration", "arbitration", "arbitration",
+                         lambda p: p["status"] == "arbitration")
+
+
+def fbs_awaiting_delivery(state, body):
+    return _dispute_move(state, body, "awaiting-delivery", "awaiting_delivery", "awaiting_deliver",
+                         lambda p: p["status"] == "awaiting_deliver" and p.get("_awaiting_delivery"))
+
+
 def fbs_cancel_reason(state, body):
     """Reasons a seller may give for each posting asked about (unknown ones are left out)."""
     numbers = body.get("related_posting_numbers")
@@ -602,6 +643,8 @@ ROUTES = {
     "/v2/fbs/posting/delivered": fbs_delivered,
     "/v2/posting/fbs/cancel": fbs_cancel,
     "/v1/posting/fbs/cancel-reason": fbs_cancel_reason,
+    "/v2/posting/fbs/arbitration": fbs_arbitration,
+    "/v2/posting/fbs/awaiting-delivery": fbs_awaiting_delivery,
 }
 
 

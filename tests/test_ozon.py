@@ -80,6 +80,13 @@ def _cursor_answer(posting_schema):
 NOT_IN_SPEC = {
     "/v4/posting/fbs/list": (CURSOR_LIST_REQUEST, _cursor_answer("v4FbsPosting")),
     "/v3/posting/fbo/list": (CURSOR_LIST_REQUEST, _cursor_answer("v2FboPosting")),
+    # PostingAPI_MoveFbsPostingToArbitration, as Ozon's documentation and other clients give
+    # it: the same request and answer as /v2/posting/fbs/awaiting-delivery, which the spec has.
+    "/v2/posting/fbs/arbitration": (
+        {"type": "object", "required": ["posting_number"], "additionalProperties": False,
+         "properties": {"posting_number": {"type": "array", "minItems": 1, "maxItems": 100,
+                                           "items": {"type": "string"}}}},
+        {"$ref": "#/components/schemas/postingBooleanResponse"}),
     "/v1/posting/fbs/cancel-reason": (
         {"type": "object", "required": ["related_posting_numbers"], "additionalProperties": False,
          "properties": {"related_posting_numbers": {"type": "array", "minItems": 1, "items": {"type": "string"}}}},
@@ -252,6 +259,19 @@ def counters(sim):
 
 
 # -- the contract itself ----------------------------------------------------------------------
+
+def test_the_simulator_keeps_its_own_knowledge_and_imports_nothing_of_fulfil():
+    """A table copied from the adapter would agree with the adapter's misreadings."""
+    import ast
+    import simulators.ozon as simulator
+    tree = ast.parse(Path(simulator.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if name == "fulfil" or name.startswith("fulfil.")}
+    # Its tables are its own, and they say the same as the adapter's where both read the spec.
+    assert simulator.SELLER_TRACKING == {k for k, d in ozon.DELIVERY.items() if d.tracking}
+    assert simulator.SELLER_REPORTS == {k for k, d in ozon.DELIVERY.items() if d.reports}
+
 
 def test_spec_is_valid_once_its_known_errors_are_mended(spec):
     validate_spec(spec)
@@ -566,7 +586,7 @@ def test_cancel_reasons_map_to_ozon_reason_ids(ozon_sim, adapter):
 def order_facts(remote, status):
     """What supported_actions reads of an order, as imported from `remote`."""
     return SimpleNamespace(fulfilment_mode=remote.fulfilment_mode, delivery_scheme=remote.delivery_scheme,
-                           remote_actions=remote.remote_actions, status=status)
+                           remote_actions=remote.remote_actions, raw_status=remote.raw_status, status=status)
 
 
 @pytest.mark.parametrize("tpl, mode, seller_actions", [
@@ -657,3 +677,44 @@ def test_cancel_reasons_come_from_ozon_per_posting(ozon_sim, adapter, contract):
                             "lines": []})
     sent = {w["order_id"]: w["body"]["cancel_reason_id"] for w in ozon_sim.writes() if w["call"] == "cancel"}
     assert sent == {waiting: 400, packed: 402}
+
+
+# -- not accepted -> dispute at Ozon ----------------------------------------------------------
+
+def test_a_not_accepted_posting_is_disputed_at_ozon_then_handed_on(ozon_sim, adapter, contract):
+    number, delivering = ozon_sim.generate(2, scheme="fbs", status="awaiting_deliver")
+    sim_event(ozon_sim, number, "not_accepted")
+    order = adapter.get_order(number)
+    assert (order.status, order.remote_actions) == ("not_accepted", ["arbitration"])
+    facts = order_facts(order, "not_accepted")
+    assert ozon.pushes(facts, "open_dispute") and not ozon.pushes(order_facts(order, "delivered"), "open_dispute")
+
+    adapter.push("open_dispute", {"external_id": number, "reason": "handed over on the 3rd"})
+    assert adapter.check("open_dispute", {"external_id": number}) == APPLIED
+    disputed = adapter.get_order(number)
+    assert (disputed.raw_status, disputed.status, disputed.dispute) == ("arbitration", "dispute", True)
+    adapter.push("open_dispute", {"external_id": number})  # a repeat: Ozon changes nothing
+    assert [w["outcome"] for w in ozon_sim.writes(number) if w["call"] == "arbitration"] == ["applied", "unchanged"]
+    assert ozon.supported_actions(order_facts(disputed, "dispute")) >= {"hand_on"}
+
+    adapter.push("hand_on", {"external_id": number})
+    assert adapter.check("hand_on", {"external_id": number}) == APPLIED
+    assert adapter.get_order(number).status == "ready"
+    adapter.push("hand_on", {"external_id": number})  # a repeat after a lost answer is success
+    # A posting Ozon offers no dispute for is refused, in Ozon's words.
+    with pytest.raises(Permanent, match="HAS_INCORRECT_STATUS"):
+        adapter.push("open_dispute", {"external_id": delivering})
+    assert adapter.check("open_dispute", {"external_id": delivering}) == NOT_APPLIED
+    assert contract.checked["/v2/posting/fbs/arbitration"] == 3
+    assert contract.checked["/v2/posting/fbs/awaiting-delivery"] == 2
+
+
+def test_a_dispute_ozon_does_not_offer_stays_in_fulfil_and_says_where_to_go():
+    facts = SimpleNamespace(fulfilment_mode="FBS", delivery_scheme="ozon", remote_actions=[],
+                            status="not_accepted", raw_status="not_accepted")
+    assert not ozon.pushes(facts, "open_dispute")
+    assert "kept in fulfil only" in ozon.refusal(facts, "open_dispute")
+    buyer = SimpleNamespace(fulfilment_mode="FBS", delivery_scheme="ozon", remote_actions=[],
+                            status="dispute", raw_status="client_arbitration")
+    assert "hand_on" not in ozon.supported_actions(buyer)
+    assert "The buyer opened this dispute" in ozon.refusal(buyer, "hand_on")

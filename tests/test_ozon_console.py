@@ -119,3 +119,102 @@ def test_the_cancel_form_falls_back_to_fulfils_reasons_when_ozon_does_not_answer
     with app.app_context():
         entry, = db.session.scalars(db.select(OutboxEntry).where(OutboxEntry.order_id == order_id))
         assert "cancel_reason_id" not in entry.payload  # the adapter picks Ozon's when it sends
+
+
+# -- not accepted -> dispute at Ozon, through the outbox and the push job --------------------
+
+def push(app, order_id):
+    """Run the push job for the order's first unfinished entry, as a worker would; returns
+    the order's entries afterwards."""
+    from workers.push import push_entry
+    with app.app_context():
+        head = db.session.scalar(db.select(OutboxEntry.id).where(OutboxEntry.order_id == order_id,
+                                                                 OutboxEntry.state != "confirmed")
+                                 .order_by(OutboxEntry.id).limit(1))
+        db.session.remove()
+        push_entry(head)
+        rows = db.session.scalars(db.select(OutboxEntry).where(OutboxEntry.order_id == order_id)
+                                  .order_by(OutboxEntry.id)).all()
+        db.session.expunge_all()
+        db.session.remove()
+        return rows
+
+
+def make_due(app, order_id):
+    from fulfil.timeutil import utcnow
+    with app.app_context():
+        for entry in db.session.scalars(db.select(OutboxEntry).where(OutboxEntry.order_id == order_id)):
+            entry.next_attempt_at = utcnow()
+        db.session.commit()
+
+
+def test_not_accepted_opens_a_dispute_at_ozon_once_even_when_the_push_is_retried(
+        app, ozon, client, auth, clean_redis):
+    number, = ozon.generate(1, scheme="fbs", status="awaiting_deliver")
+    ozon.admin("POST", "/events", json={"order_id": number, "event": "not_accepted"})
+    order_id, = ozon.load(number)
+    with app.app_context():
+        db.session.scalar(db.select(MarketplaceAccount)).rate_limit = 0
+        db.session.commit()
+    auth.login()
+    form = client.get(f"/orders/{order_id}/open_dispute?view=page&version={version_of(app, order_id)}",
+                      headers=HTMX).text
+    assert "This files a dispute at Ozon as well" in form
+    response = client.post(f"/orders/{order_id}/open_dispute?view=page", headers=HTMX, data=fields(
+        order_id, version_of(app, order_id), note="Handed to the Ozon driver on Monday, signed sheet"))
+    assert response.status_code == 200, response.text
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert (order.status, order.dispute_open) == ("dispute", True)
+
+    # Ozon takes the arbitration but the answer is lost on the way back: outcome unknown.
+    ozon.admin("POST", "/ozon/options", json={"garble_next": 1})
+    entry, = push(app, order_id)
+    assert (entry.action, entry.state, entry.error_kind) == ("open_dispute", "pending", "retryable")
+    make_due(app, order_id)
+    entry, = push(app, order_id)  # reads Ozon back first: the dispute is there, nothing resent
+    assert entry.state == "confirmed", entry.last_error
+    arbitrations = [w for w in ozon.writes(number) if w["call"] == "arbitration"]
+    assert [w["outcome"] for w in arbitrations] == ["applied"]
+    assert ozon.admin("GET", "/counters")["POST /v2/posting/fbs/arbitration"] == 1
+    sync = client.get(f"/sync/orders/{order_id}").text
+    assert "Open dispute" in sync and "confirmed by Ozon" in sync
+
+    # Ozon's answer comes back with the import; then the parcel is handed over again.
+    ozon.load(number)
+    with app.app_context():
+        assert db.session.get(Order, order_id).raw_status == "arbitration"
+    page = client.get(f"/orders/{order_id}").text
+    assert "Hand over again" in page
+    response = client.post(f"/orders/{order_id}/hand_on?view=page", headers=HTMX,
+                           data=fields(order_id, version_of(app, order_id)))
+    assert response.status_code == 200, response.text
+    entries = push(app, order_id)
+    assert [(e.action, e.state) for e in entries] == [("open_dispute", "confirmed"), ("hand_on", "confirmed")]
+    assert ozon.admin("GET", f"/orders/{number}")["status"] == "awaiting_deliver"
+    ozon.load(number)
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert (order.status, order.raw_status, order.dispute_open) == ("ready", "awaiting_deliver", False)
+
+
+def test_disputes_stay_in_fulfil_where_the_marketplace_has_no_call_for_them(app, ozon, client, auth):
+    number, = ozon.generate(1, scheme="rfbs", status="delivered")
+    ozon_id, = ozon.load(number)
+    with app.app_context():
+        from tests.conftest import make_order
+        walmart_id = make_order("walmart", status="in_transit").id
+        db.session.commit()
+    auth.login()
+    for order_id in (ozon_id, walmart_id):
+        form = client.get(f"/orders/{order_id}/open_dispute?view=page&version={version_of(app, order_id)}",
+                          headers=HTMX).text
+        assert "files a dispute at" not in form
+        response = client.post(f"/orders/{order_id}/open_dispute?view=page", headers=HTMX,
+                               data=fields(order_id, version_of(app, order_id), note="Buyer says it never came"))
+        assert response.status_code == 200, response.text
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(OutboxEntry)) == 0
+        assert all(db.session.get(Order, i).dispute_open for i in (ozon_id, walmart_id))
+        assert db.session.get(Order, ozon_id).status == "delivered"
+    assert [w for w in ozon.writes(number) if w["call"] == "arbitration"] == []

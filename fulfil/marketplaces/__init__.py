@@ -9,6 +9,8 @@ and may define
     refusal(order, action) -> why the marketplace does not allow it, and what to do instead
     cancel_reasons(order) -> [CancelReason] the marketplace allows for this very order
                       (asks the marketplace; raises MarketplaceError)
+    pushes(order, action) -> whether this order's change goes to the marketplace, where
+                      that depends on the order (default: action in PUSHED_ACTIONS)
     ADAPTER           the Adapter subclass (fulfil.marketplaces.base.Adapter)
 """
 from importlib import import_module
@@ -44,7 +46,9 @@ def cancel_reasons(order):
 
 
 def is_pushed(order, action):
-    return action in module_for(order.marketplace).PUSHED_ACTIONS
+    module = module_for(order.marketplace)
+    decide = getattr(module, "pushes", None)
+    return decide(order, action) if decide is not None else action in module.PUSHED_ACTIONS
 
 
 def map_status(kind, raw_status):

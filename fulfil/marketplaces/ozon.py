@@ -61,7 +61,14 @@ CARRIER_NAMES = {
 # One posting is one package: several packages means splitting the posting when packing.
 MULTI_PACKAGE = False
 
-PUSHED_ACTIONS = frozenset({"pack", "ship", "update_tracking", "deliver", "cancel"})
+PUSHED_ACTIONS = frozenset({"pack", "ship", "update_tracking", "deliver", "cancel", "open_dispute",
+                            "hand_on"})
+# A posting handed over but not scanned in at the sorting centre ("not accepted") may be
+# disputed at Ozon (/v2/posting/fbs/arbitration) where its available_actions offer
+# "arbitration"; a disputed posting goes back to awaiting_deliver with
+# /v2/posting/fbs/awaiting-delivery where they offer "awaiting_delivery".
+ARBITRATION = "/v2/posting/fbs/arbitration"
+AWAITING_DELIVERY = "/v2/posting/fbs/awaiting-delivery"
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,29 @@ def supported_actions(order):
             actions.add("update_tracking")
     if delivery.reports:
         actions.add("deliver")
+    if _may_hand_on(order):
+        actions.add("hand_on")
     return actions
+
+
+def pushes(order, action):
+    """Ozon learns a dispute only for a not-accepted posting where it offers one; any other
+    dispute is fulfil's own record."""
+    if action == "open_dispute":
+        return order.status == "not_accepted" and _offered(order, "arbitration")
+    return action in PUSHED_ACTIONS
+
+
+def _offered(order, ozon_action):
+    """Ozon's available_actions offer it (or fulfil was not told: Ozon's answer will say)."""
+    return order.remote_actions is None or ozon_action in order.remote_actions
+
+
+def _may_hand_on(order):
+    if order.status != "dispute" or order.raw_status == "client_arbitration":
+        return False
+    # Filed from fulfil a moment ago, Ozon's last word is still about the not-accepted posting.
+    return _offered(order, "awaiting_delivery") or order.raw_status == "not_accepted"
 
 
 def refusal(order, action):
@@ -135,6 +164,12 @@ def refusal(order, action):
         return (f"{delivery.who[0].upper()}{delivery.who[1:]} carries this posting "
                 f"(Ozon delivery scheme “{scheme}”): Ozon takes no tracking number from the seller. "
                 "Hand the parcel over; Ozon moves the posting on.")
+    if action == "open_dispute" and order.status == "not_accepted" and not pushes(order, action):
+        return ("Ozon does not offer a dispute for this posting now, so this one is kept in fulfil "
+                "only. Open it in Ozon's seller area (FBS → “Заказы” → the posting → “Открыть спор”) if "
+                "the parcel was handed over.")
+    if action == "hand_on" and order.raw_status == "client_arbitration":
+        return "The buyer opened this dispute: Ozon decides it, and the posting cannot be handed over again."
     if action == "deliver" and not delivery.reports:
         return (f"Ozon follows the delivery of this posting itself (delivery scheme “{scheme}”): "
                 "it takes no “delivered” from the seller.")
@@ -157,8 +192,10 @@ FORM_TIMEOUT = 5.0
 PACKED = frozenset({"awaiting_deliver", "sent_by_seller", "driver_pickup", "delivering",
                     "delivered", "arbitration", "client_arbitration", "not_accepted"})
 HANDED_OVER = PACKED - {"awaiting_deliver"}
+DISPUTED = frozenset({"arbitration", "client_arbitration"})
 REACHED = {"pack": PACKED, "ship": HANDED_OVER, "deliver": frozenset({"delivered"}),
-           "cancel": frozenset({"cancelled"})}
+           "cancel": frozenset({"cancelled"}), "open_dispute": DISPUTED,
+           "hand_on": PACKED - DISPUTED - {"not_accepted"}}
 
 # Errors that mean the marketplace already holds what this call asks for.
 ALREADY_DONE = {"/v4/posting/fbs/ship": "POSTING_ALREADY_SHIPPED",
@@ -332,6 +369,26 @@ class OzonAdapter(Adapter):
         raise Permanent("Ozon offers none of fulfil's reasons for cancelling this posting, only: "
                         + "; ".join(r.label for r in offered.values())
                         + ". Cancel it again in fulfil and choose one of Ozon's reasons.")
+
+    def push_open_dispute(self, payload):
+        """Ozon's arbitration for a posting not accepted at the sorting centre."""
+        self._boolean_move(ARBITRATION, payload["external_id"], REACHED["open_dispute"])
+
+    def push_hand_on(self, payload):
+        """A disputed posting back to awaiting_deliver, to be handed over again."""
+        self._boolean_move(AWAITING_DELIVERY, payload["external_id"], REACHED["hand_on"])
+
+    def _boolean_move(self, path, number, reached):
+        """A call answering {"result": bool} for the whole request. A refusal for a posting
+        already where the call leads (a repeat after a lost answer) is success."""
+        try:
+            answer = self._post(path, {"posting_number": [number]})
+        except Permanent:
+            if self._posting(number).get("status") in reached:
+                return
+            raise
+        if answer.get("result") is not True:
+            raise Permanent(f"Ozon did not take {path} for posting {number} (result {answer.get('result')!r}).")
 
     def push_batch(self, action, payloads):
         if action not in self.BATCH_LIMITS:

@@ -310,6 +310,7 @@ class CancelForm(ActionForm):
 
 
 class DisputeForm(ActionForm):
+    """Filed at the marketplace too where it takes disputes for this order (`at_marketplace`)."""
     template = "orders/_dispute_form.html"
     submit_label = "Open dispute"
     note = TextAreaField("What the buyer or the marketplace says", filters=[_strip],
@@ -325,6 +326,15 @@ class DisputeForm(ActionForm):
             except OverflowError:  # the year 9999 in a zone west of UTC is past datetime.max
                 raise InvalidInput({"deadline": DEADLINE_RANGE}) from None
         return {"note": self.note.data or "", "deadline": deadline}
+
+    @property
+    def at_marketplace(self):
+        return marketplaces.is_pushed(self.order, "open_dispute")
+
+    @property
+    def marketplace_note(self):
+        """What the marketplace says about disputes on this order, if anything."""
+        return marketplaces.refusal(self.order, "open_dispute")
 
 
 class CloseDisputeForm(ActionForm):
@@ -345,4 +355,5 @@ ACTION_FORMS = {
     "cancel": CancelForm,
     "open_dispute": DisputeForm,
     "close_dispute": CloseDisputeForm,
+    "hand_on": ActionForm,
 }
