@@ -2,6 +2,7 @@
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from fulfil.inputs import takes_raw_text
 from fulfil.auth.roles import BULK_UPLOAD, SUPERVISE, roles_required
 from fulfil.bulk import bp
 from fulfil.bulk.apply import OUTCOMES, begin
@@ -65,6 +66,7 @@ def _context(upload, confirmations=True):
 
 
 @bp.route("/", methods=["GET", "POST"])
+@takes_raw_text  # the paste is a spreadsheet's text: the parser deals with stray NULs
 @roles_required(*BULK_UPLOAD)
 def index():
     form = UploadForm()
