@@ -355,8 +355,9 @@ def _remote_order(record):
         charges = raw_line["charges"]["charge"]
         products = [c["chargeAmount"] for c in charges if c["chargeType"] == "PRODUCT"]
         currency = products[0]["currency"] if products else currency
-        # The PRODUCT charge is for the line's whole quantity.
-        price = (sum((_money(p) for p in products), Decimal("0")) / quantity).quantize(CENT)
+        # The PRODUCT charge is for the line's whole quantity. (A quantity below 1 is refused
+        # by the import's own check, marketplaces._sanitize, in words: no division by it here.)
+        price = (sum((_money(p) for p in products), Decimal("0")) / max(quantity, 1)).quantize(CENT)
         total += sum((_money(c["chargeAmount"]) + _money((c.get("tax") or {}).get("taxAmount"))
                       for c in charges), Decimal("0"))
         line_date = _from_ms(raw_line.get("statusDate"))
