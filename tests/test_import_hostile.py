@@ -51,13 +51,14 @@ def text_of(response):
 @pytest.mark.parametrize("kind", ["ozon", "walmart", "wish"])
 def test_hostile_orders_import_one_by_one(app, sims, client, auth, kind):
     sim, paths = sims[kind], PATHS[kind]
-    good, cleaned, negative, zero, absurd, nul_sku = sim.generate(6)
+    good, cleaned, negative, zero, absurd, nul_sku, unreadable = sim.generate(7)
     for order_id, changes in {
         cleaned: [(paths["name"], LONG_NAME), (paths["buyer"], buyer(kind, "Ann\x00a Smith"))],
         negative: [(paths["quantity"], quantity(kind, -3))],
         zero: [(paths["quantity"], quantity(kind, 0))],
         absurd: [(paths["quantity"], quantity(kind, 10 ** 12))],
         nul_sku: [(paths["sku"], "SKU\x00-1")],
+        unreadable: [(paths["quantity"], "two")],
     }.items():
         sim.admin("POST", f"/orders/{order_id}", json={"set": changes})
 
@@ -79,17 +80,19 @@ def test_hostile_orders_import_one_by_one(app, sims, client, auth, kind):
         assert "contained NUL: removed" in " ".join(warned.import_warnings)
         assert "was 10,005 characters long: fulfil keeps the first 499" in " ".join(warned.import_warnings)
         problems = {p.external_id: p.error for p in db.session.scalars(db.select(ImportProblem))}
-        assert set(problems) == {negative, zero, absurd, nul_sku}
+        assert set(problems) == {negative, zero, absurd, nul_sku, unreadable}
         assert "quantity -3 from" in problems[negative] and f"1 to {MAX_QUANTITY:,} units" in problems[negative]
         assert "quantity 0 from" in problems[zero]
         assert "quantity 1000000000000 from" in problems[absurd]
         assert "contains NUL" in problems[nul_sku] and "does not change ids" in problems[nul_sku]
-        assert not any("\x00" in error for error in problems.values())
+        assert problems[unreadable].startswith("fulfil cannot read this ")
+        assert "a value in it cannot be read" in problems[unreadable]
+        assert not any("\x00" in error or "Error(" in error for error in problems.values())
         warned_id = warned.id
 
         # Importing again changes nothing: no second order, warning or problem.
         assert import_account(db.session.get(MarketplaceAccount, account.id)) == 0
-        assert db.session.scalar(db.select(db.func.count()).select_from(ImportProblem)) == 4
+        assert db.session.scalar(db.select(db.func.count()).select_from(ImportProblem)) == 5
 
     auth.login("supervisor")
     page = text_of(client.get(f"/orders/{warned_id}"))

@@ -101,10 +101,10 @@ def clean_text(text):
                    if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
-def shown(text):
-    """A value quoted in a message: cleaned, and cut to SHOWN characters."""
+def shown(text, limit=SHOWN):
+    """A value quoted in a message: cleaned, and cut to `limit` characters."""
     text = clean_text(text)
-    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def check_order(remote, marketplace):
@@ -136,6 +136,20 @@ def check_order(remote, marketplace):
         for number, quantity in shipment.line_quantities.items():
             _quantity(quantity, f"{where.capitalize()}, line {shown(number)}", 0, marketplace)
     return warnings
+
+
+def unreadable(marketplace, exc):
+    """The import problem for a record an adapter could not read at all, in words (the
+    exception itself is not for a person: it names Python types, not the marketplace's)."""
+    if isinstance(exc, KeyError) and exc.args:
+        what = f"the field “{shown(exc.args[0])}” is missing"
+    elif isinstance(exc, ArithmeticError):
+        what = "an amount in it cannot be computed"
+    elif isinstance(exc, ValueError):
+        what = f"a value in it cannot be read ({shown(str(exc), 3 * SHOWN)})"
+    else:
+        what = "a field in it is not of the shape fulfil expects"
+    return f"fulfil cannot read this {marketplace} order: {what}. Check it on {marketplace}."
 
 
 def _identifier(value, label, length, marketplace):

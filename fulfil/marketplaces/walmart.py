@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (
     APPLIED, NOT_APPLIED, Adapter, AlreadyDone, ImportPage, Permanent, RateLimited, RemoteLine,
     RemoteOrder, RemoteShipment, Retryable,
@@ -154,7 +155,7 @@ class WalmartAdapter(Adapter):
                 orders.append(_remote_order(record))
             except UNREADABLE as exc:
                 external_id = record.get("purchaseOrderId", "?") if isinstance(record, dict) else "?"
-                problems.append((external_id, f"Walmart order could not be read: {exc!r}",
+                problems.append((external_id, unreadable("Walmart", exc),
                                  json.dumps(record, default=str)))
         if meta.get("nextCursor"):
             return ImportPage(orders, {"since": since, "next": meta["nextCursor"], "started": started},
