@@ -3,8 +3,7 @@
 A simulator is a Flask app built by `simulators.<kind>.create_app(state)`. Its API routes
 behave like the marketplace's; `/_sim/...` routes (not part of any marketplace) let tests,
 benchmarks and the demo inject faults, generate orders, set bad data inside an order,
-trigger marketplace-side events
-and read the log of every write each order received.
+trigger marketplace-side events and read the log of every write each order received.
 """
 import json
 import logging
