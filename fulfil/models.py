@@ -131,6 +131,9 @@ class Order(db.Model):
     # 'synced' | 'pending' | 'failed': the worst state of the order's outbox entries.
     sync_state = db.Column(db.String(10), nullable=False, default="synced")
     remote_updated_at = db.Column(db.DateTime)
+    # What the last import had to change in the marketplace's data to keep it (a cut name,
+    # a removed NUL byte...): a list of sentences shown on the order page, or NULL.
+    import_warnings = db.Column(db.JSON)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     version = db.Column(db.Integer, nullable=False, default=1)

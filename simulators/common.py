@@ -2,8 +2,8 @@
 
 A simulator is a Flask app built by `simulators.<kind>.create_app(state)`. Its API routes
 behave like the marketplace's; `/_sim/...` routes (not part of any marketplace) let tests,
-benchmarks and the demo inject faults, generate orders, trigger marketplace-side events
-and read the log of every write each order received.
+benchmarks and the demo inject faults, generate orders, set bad data inside an order,
+trigger marketplace-side events and read the log of every write each order received.
 """
 import json
 import logging
@@ -198,6 +198,26 @@ def admin_blueprint(state, generate, event):
         with state.lock:
             order = state.orders.get(order_id)
             return (jsonify(order), 200) if order else (jsonify(error="no such order"), 404)
+
+    @bp.post("/orders/<order_id>")
+    def edit_order(order_id):
+        """Set values inside a stored order, as a marketplace with bad data would send them:
+        {"set": [[["products", 0, "quantity"], -3], ...]} (a path of keys and list indexes)."""
+        changes = (request.get_json(force=True) or {}).get("set") or []
+        with state.lock:
+            order = state.orders.get(order_id)
+            if order is None:
+                return jsonify(error="no such order"), 404
+            try:
+                for path, value in changes:
+                    *parents, last = path
+                    target = order
+                    for key in parents:
+                        target = target[key]
+                    target[last] = value
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                return jsonify(error=f"cannot set {path!r}: {exc!r}"), 400
+            return jsonify(order)
 
     return bp
 

@@ -255,7 +255,7 @@ def test_a_due_wake_up_is_enqueued_by_the_clock(app, clean_redis):
         assert wakeups.pop_due() == []  # 8 is not due for a minute, 7 was taken once
 
 
-def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake_marketplace):
+def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake_marketplace, caplog):
     with app.app_context():
         order = make_order("walmart")
         first = add(order, "acknowledge").id
@@ -265,7 +265,11 @@ def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake
             push_entry(first)
         broken = entry(first)
         assert (broken.state, broken.error_kind, broken.attempts) == ("pending", "retryable", 1)
-        assert "adapter bug" in broken.last_error
+        # Sync problems shows words; the exception's own text (SQL, for a database error)
+        # is in the log only.
+        assert "an error inside fulfil (RuntimeError)" in broken.last_error
+        assert "adapter bug" not in broken.last_error
+        assert "push=internal_error" in caplog.text and "adapter bug" in caplog.text
 
 
 def test_batches_keep_each_items_outcome(app, fake_marketplace):

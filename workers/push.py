@@ -250,8 +250,13 @@ class Batch:
                 self._write()
         except Exception as exc:
             # Not a marketplace answer (a bug, a database or Redis failure): record what we
-            # know, treat the rest as "outcome unknown", and let RQ see the exception.
-            error = Retryable(f"fulfil could not finish sending: {exc!r}")
+            # know, treat the rest as "outcome unknown", and let RQ see the exception. What
+            # is stored is shown on Sync problems: words, never the exception's text (a
+            # database error's carries its SQL and bound parameters) — that goes to the log.
+            error = Retryable(f"fulfil could not finish sending: {_internal(exc)}. It tries again by "
+                              "itself; the details are in the worker log (push=internal_error).")
+            log.warning("push=internal_error account=%s action=%s entries=%s", self.account_slug,
+                        self.action, [i.entry_id for i in self.items], exc_info=exc)
             for item in self.items:
                 if item.outcome is None:
                     item.outcome = Outcome("pending", delay=backoff(item.attempts), error=error)
@@ -415,3 +420,10 @@ class Batch:
                 item.attempts, len(self.items), outcome.delay, elapsed_ms,
                 outcome.error.kind if outcome.error else None,
                 outcome.error.message if outcome.error else None)
+
+
+def _internal(exc):
+    """A failure inside fulfil, in a few words for the Sync problems page."""
+    return {"db": "the database stopped answering",
+            "redis": "the job queue (Redis) stopped answering"}.get(outages.cause(exc),
+                                                                     f"an error inside fulfil ({type(exc).__name__})")

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, Adapter, AlreadyDone,
                                       CancelReason, ImportPage, MarketplaceError, Permanent,
                                       RateLimited, RemoteLine, RemoteOrder, RemoteShipment, Retryable)
@@ -292,7 +293,7 @@ class OzonAdapter(Adapter):
                 orders.append(parse_posting(posting, mode))
             except PARSE_ERRORS as exc:
                 number = posting.get("posting_number") if isinstance(posting, dict) else None
-                problems.append((number, f"Could not read this Ozon posting: {exc!r}",
+                problems.append((number, unreadable("Ozon", exc),
                                  json.dumps(posting, ensure_ascii=False)[:4000]))
         if answer.get("has_next"):
             next_cursor = dict(cursor, cursor=_expect(answer, "cursor", str))

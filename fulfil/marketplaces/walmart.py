@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (
     APPLIED, NOT_APPLIED, Adapter, AlreadyDone, ImportPage, Permanent, RateLimited, RemoteLine,
     RemoteOrder, RemoteShipment, Retryable,
@@ -194,7 +195,7 @@ class WalmartAdapter(Adapter):
                 orders.append(_remote_order(record))
             except UNREADABLE as exc:
                 external_id = record.get("purchaseOrderId", "?") if isinstance(record, dict) else "?"
-                problems.append((external_id, f"Walmart order could not be read: {exc!r}",
+                problems.append((external_id, unreadable("Walmart", exc),
                                  json.dumps(record, default=str)))
         if meta.get("nextCursor"):
             return ImportPage(orders, {"since": since, "next": meta["nextCursor"], "started": started},
@@ -395,8 +396,9 @@ def _remote_order(record):
         charges = raw_line["charges"]["charge"]
         products = [c["chargeAmount"] for c in charges if c["chargeType"] == "PRODUCT"]
         currency = products[0]["currency"] if products else currency
-        # The PRODUCT charge is for the line's whole quantity.
-        price = (sum((_money(p) for p in products), Decimal("0")) / quantity).quantize(CENT)
+        # The PRODUCT charge is for the line's whole quantity. (A quantity below 1 is refused
+        # by the import's own check, marketplaces._sanitize, in words: no division by it here.)
+        price = (sum((_money(p) for p in products), Decimal("0")) / max(quantity, 1)).quantize(CENT)
         total += sum((_money(c["chargeAmount"]) + _money((c.get("tax") or {}).get("taxAmount"))
                       for c in charges), Decimal("0"))
         line_date = _from_ms(raw_line.get("statusDate"))

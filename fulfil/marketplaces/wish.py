@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, Adapter, ImportPage,
                                       Permanent, RateLimited, RemoteLine, RemoteOrder,
                                       RemoteShipment, Retryable)
@@ -347,7 +348,7 @@ class WishAdapter(Adapter):
             try:
                 orders.append(parse_order(record))
             except PARSE_ERRORS as exc:
-                problems.append((external_id, f"fulfil cannot read this Wish order ({type(exc).__name__}: {exc})",
+                problems.append((external_id, unreadable("Wish", exc),
                                  json.dumps(record, default=str)))
             if updated_at is None:
                 continue
