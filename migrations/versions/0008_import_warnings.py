@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_import_warnings'
-down_revision = '0006_floor'
+down_revision = '0008_ozon_delivery'  # one head
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """After-sales: recalls of parcels the marketplace cancelled after they shipped
 
 Revision ID: 0009_aftersales
-Revises: 0008_ozon_delivery
+Revises: 0008_import_warnings
 Create Date: 2026-12-04 22:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_aftersales'
-down_revision = '0008_ozon_delivery'
+down_revision = '0008_import_warnings'
 branch_labels = None
 depends_on = None
 
