@@ -2,7 +2,6 @@
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from fulfil.inputs import takes_raw_text
 from fulfil.auth.roles import BULK_UPLOAD, SUPERVISE, roles_required
 from fulfil.bulk import bp
 from fulfil.bulk.apply import OUTCOMES, begin
@@ -12,6 +11,7 @@ from fulfil.bulk.parsing import megabytes
 from fulfil.bulk.preview import VERDICTS, counts, preview, receive
 from fulfil.bulk.results import SYNC_LABELS, error_report, filters, is_waiting, row_page, sync_summary
 from fulfil.extensions import db
+from fulfil.inputs import takes_raw_text
 from fulfil.templating import is_htmx
 
 RECENT = 10
