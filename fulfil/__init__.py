@@ -28,6 +28,7 @@ def create_app(test_config=None):
     from fulfil import auth, cli, errors, health, orders, sync, supervisor, bulk, templating
     from fulfil import catalogue, floor
     from fulfil.mcf.routes import bp as mcf_bp
+    from fulfil.accounts.routes import bp as accounts_bp
 
     templating.init_app(app)
     errors.init_app(app)
@@ -41,6 +42,7 @@ def create_app(test_config=None):
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(floor.bp)
     app.register_blueprint(mcf_bp)
+    app.register_blueprint(accounts_bp)
     return app
 
 
