@@ -11,8 +11,11 @@ database, in pages or in logs. One account is described by variables sharing a s
     FULFIL_ACCOUNT_OZON_MAIN_API_KEY=...
     FULFIL_ACCOUNT_OZON_MAIN_RATE_LIMIT=50        # requests per second fulfil allows itself
 
-Walmart uses CLIENT_ID + CLIENT_SECRET; Wish uses CLIENT_ID + CLIENT_SECRET + ACCESS_TOKEN +
-REFRESH_TOKEN. An Amazon MCF account (KIND=amazon_mcf) uses CLIENT_ID + CLIENT_SECRET +
+Walmart uses CLIENT_ID + CLIENT_SECRET; Wish uses CLIENT_ID + CLIENT_SECRET of fulfil's Wish
+app, and either an admin connects the account by OAuth on the Accounts page (tokens then
+live encrypted in the database; REDIRECT_URI overrides the callback address fulfil
+registers) or ACCESS_TOKEN + REFRESH_TOKEN are given here.
+An Amazon MCF account (KIND=amazon_mcf) uses CLIENT_ID + CLIENT_SECRET +
 REFRESH_TOKEN (Login with Amazon), MARKETPLACE_ID and REGION (na, eu, fe) or BASE_URL. See README "Marketplace accounts".
 """
 import os
@@ -22,7 +25,7 @@ BASE_DIR = Path(__file__).resolve().parent
 ACCOUNT_FIELDS = ("kind", "name", "base_url", "client_id", "api_key", "client_secret",
                   "access_token", "refresh_token", "rate_limit", "timeout", "page_size",
                   "lookback_days", "import_days", "created_days", "origin_country", "service_name",
-                  "marketplace_id", "region", "lwa_url")
+                  "marketplace_id", "region", "lwa_url", "redirect_uri", "authorize_url")
 
 
 def _env_flag(name, default=False):

@@ -32,6 +32,7 @@ def create_app(test_config=None):
     from fulfil.auth import throttle
     from fulfil.mcf.routes import bp as mcf_bp
     from fulfil.security import headers
+    from fulfil.accounts.routes import bp as accounts_bp
 
     inputs.init_app(app)
     headers.init_app(app)
@@ -49,6 +50,7 @@ def create_app(test_config=None):
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(floor.bp)
     app.register_blueprint(mcf_bp)
+    app.register_blueprint(accounts_bp)
     return app
 
 

@@ -68,6 +68,10 @@ def account_settings(account, app=None):
     settings.setdefault("base_url", account.base_url)
     settings.setdefault("kind", account.kind)
     settings["slug"] = account.slug
+    from fulfil.accounts.vault import token_vault  # the accounts package imports this one
+    vault = token_vault(account)
+    if vault is not None:  # connected by OAuth: its stored tokens, not the environment's
+        settings["token_vault"] = vault
     return settings
 
 
