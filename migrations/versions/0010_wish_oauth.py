@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_wish_oauth'
-down_revision = '0006_floor'
+down_revision = '0009_aftersales'  # one head
 branch_labels = None
 depends_on = None
 
