@@ -45,9 +45,8 @@ def accounts_from_env(environ=os.environ):
 
 
 def default_database_url():
-    instance = BASE_DIR / "instance"
-    instance.mkdir(exist_ok=True)
-    return "sqlite:///" + str(instance / "fulfil.sqlite3")
+    """A SQLite file under instance/ (create_app makes the folder, nothing is made at import)."""
+    return "sqlite:///" + str(BASE_DIR / "instance" / "fulfil.sqlite3")
 
 
 class Config:
@@ -72,6 +71,11 @@ class Config:
     BULK_MAX_ROWS = int(os.environ.get("FULFIL_BULK_MAX_ROWS", "20000"))
     # Uploads with more good rows than this apply in a worker, with a progress bar.
     BULK_INLINE_MAX_ROWS = int(os.environ.get("FULFIL_BULK_INLINE_MAX_ROWS", "200"))
+    # workers.run and its clock: worker processes, seconds between imports of every
+    # account and between follow-ups of every Amazon MCF account (0: never).
+    WORKERS = int(os.environ.get("FULFIL_WORKERS", "2"))
+    IMPORT_INTERVAL = float(os.environ.get("FULFIL_IMPORT_INTERVAL", "30"))
+    MCF_POLL_INTERVAL = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
     MAX_CONTENT_LENGTH = BULK_MAX_BYTES + 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

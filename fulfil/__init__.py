@@ -1,5 +1,6 @@
 """fulfil: one console to fulfil Ozon, Walmart and Wish orders."""
 import logging
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
@@ -19,6 +20,7 @@ def create_app(test_config=None):
         app.config.from_object(test_config)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _make_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -42,6 +44,12 @@ def create_app(test_config=None):
     app.register_blueprint(floor.bp)
     app.register_blueprint(mcf_bp)
     return app
+
+
+def _make_sqlite_folder(url):
+    """A SQLite file database's folder (instance/ by default) is made when an app is."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
 @event.listens_for(Engine, "connect")

@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 WORK_ORDERS = ("warehouse", "seller", "supervisor", "admin")
 BULK_UPLOAD = ("seller", "supervisor", "admin")
 SUPERVISE = ("supervisor", "admin")
-ADMIN = ("admin",)
 
 
 def roles_required(*roles):

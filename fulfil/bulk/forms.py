@@ -5,8 +5,6 @@ from wtforms import BooleanField, SelectField, TextAreaField
 
 from fulfil.bulk.parsing import FIELDS, REQUIRED, ParseError, read_pasted, read_upload
 
-MAX_ROWS = 20_000  # config BULK_MAX_ROWS overrides
-
 
 def _megabytes(size):
     return f"{size / 1024 / 1024:.1f} MB"
@@ -23,7 +21,7 @@ class UploadForm(FlaskForm):
         if not super().validate(extra_validators):
             return False
         limit = current_app.config["BULK_MAX_BYTES"]
-        max_rows = current_app.config.get("BULK_MAX_ROWS", MAX_ROWS)
+        max_rows = current_app.config["BULK_MAX_ROWS"]
         upload = self.file.data
         field = self.file if upload else self.pasted
         try:
