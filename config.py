@@ -55,9 +55,8 @@ def accounts_from_env(environ=os.environ):
 
 
 def default_database_url():
-    instance = BASE_DIR / "instance"
-    instance.mkdir(exist_ok=True)
-    return "sqlite:///" + str(instance / "fulfil.sqlite3")
+    """A SQLite file under instance/ (create_app makes the folder, nothing is made at import)."""
+    return "sqlite:///" + str(BASE_DIR / "instance" / "fulfil.sqlite3")
 
 
 class Config:
@@ -93,6 +92,11 @@ class Config:
     BULK_MAX_ROWS = int(os.environ.get("FULFIL_BULK_MAX_ROWS", "20000"))
     # Uploads with more good rows than this apply in a worker, with a progress bar.
     BULK_INLINE_MAX_ROWS = int(os.environ.get("FULFIL_BULK_INLINE_MAX_ROWS", "200"))
+    # workers.run and its clock: worker processes, seconds between imports of every
+    # account and between follow-ups of every Amazon MCF account (0: never).
+    WORKERS = int(os.environ.get("FULFIL_WORKERS", "2"))
+    IMPORT_INTERVAL = float(os.environ.get("FULFIL_IMPORT_INTERVAL", "30"))
+    MCF_POLL_INTERVAL = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
     # The request may carry the upload plus the rest of the form; a pasted text field may be
     # as large as a file (Werkzeug's own default for text fields, 500 KB, would refuse a
     # long paste with a 413 before the form could say what the limit is).

@@ -27,7 +27,6 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench.push_harness import fresh_database
 from bench.dataset import build_orders, ensure_accounts
 from fulfil import create_app
 from fulfil.bulk.apply import begin
@@ -36,6 +35,7 @@ from fulfil.extensions import db
 from fulfil.models import Order, OrderLine, SearchKey, Shipment, User
 from fulfil.tracking import CARRIERS, make_tracking_number
 from fulfil.timeutil import utcnow
+from tests.helpers import fresh_database
 
 TARGETS = {"preview": 2.0, "apply": 3.0, "peak": 250.0}
 CARRIER_MIX = ("ups", "usps", "fedex", "dhl", "yanwen", "4px")

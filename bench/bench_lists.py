@@ -17,11 +17,11 @@ import time
 from flask import render_template
 
 from bench.dataset import build_orders
-from bench.push_harness import fresh_database
 from fulfil import create_app
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.models import Order
+from tests.helpers import fresh_database
 
 FLOOR = "floor (empty page)"
 

@@ -1,5 +1,6 @@
 """fulfil: one console to fulfil Ozon, Walmart and Wish orders."""
 import logging
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
@@ -21,6 +22,7 @@ def create_app(test_config=None):
     configure_secret_key(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _make_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -60,6 +62,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 def _is_sqlite(dbapi_connection):
     return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+def _make_sqlite_folder(url):
+    """A SQLite file database's folder (instance/ by default) is made when an app is."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
 @event.listens_for(Engine, "connect")

@@ -264,9 +264,6 @@ class Event(db.Model):
     __table_args__ = (Index("ix_events_order_created", "order_id", "created_at"),)
 
 
-OUTBOX_STATES = ("pending", "sending", "confirmed", "failed")
-
-
 class OutboxEntry(db.Model):
     """One change the marketplace must learn; written in the same transaction as the change."""
     __tablename__ = "outbox_entries"

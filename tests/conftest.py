@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, text
 
-from bench.push_harness import free_port  # noqa: F401  (fixtures import it from here)
+from tests.helpers import free_port  # noqa: F401  (fixtures import it from here)
 from fulfil import create_app
 from fulfil.extensions import db, limiter
 from fulfil.models import MarketplaceAccount, Order, OrderLine, User

@@ -1,4 +1,4 @@
-"""Applying an upload: per-order transactions through actions.perform, re-checks, the RQ job."""
+"""Applying an upload: batches written together, one refused order alone, re-checks, the RQ job."""
 import pytest
 from rq import Queue, SimpleWorker
 

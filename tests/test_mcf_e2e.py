@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from bench import push_harness as harness
+from tests import helpers as harness
 from fulfil.extensions import db
 from fulfil.actions import Actor
 from fulfil.mcf import service

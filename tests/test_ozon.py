@@ -451,10 +451,9 @@ def test_server_errors_and_open_circuit_are_retryable(ozon_sim, adapter):
 
 def test_timeout_is_retryable(ozon_sim, make_adapter):
     ozon_sim.faults(timeout_rate=1, timeout_seconds=0.6)
-    started = time.monotonic()
+    # The simulator hangs 0.6 s, then answers 504: "did not answer" is the adapter's own timeout.
     with pytest.raises(Retryable, match="did not answer"):
         make_adapter(timeout=0.15).list_changed(None)
-    assert time.monotonic() - started < 0.5
 
 
 def test_answer_cut_short_is_retryable(ozon_sim):

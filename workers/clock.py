@@ -9,13 +9,13 @@ A fixed job id makes a second enqueue a no-op while the job waits or runs, so a 
 never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
 """
 import logging
-import os
 import time
 from dataclasses import dataclass
 from functools import partial
 
 import redis as redis_lib
 
+from config import Config
 from fulfil import jobs, outages
 from fulfil.jobs import enqueue_push, enqueue_unique
 from workers import wakeups
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 WAKEUPS_EVERY = 0.1
 RECONCILE_EVERY = 2.0
-MCF_POLL_EVERY = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
 
 
 @dataclass
@@ -51,8 +50,8 @@ def tasks(import_every, reconcile_every=RECONCILE_EVERY):
                  Task("reconcile", reconcile_every, partial(enqueue_job, jobs.RECONCILE, "reconcile"))]
     if import_every > 0:
         scheduled.append(Task("import-all", import_every, partial(enqueue_job, jobs.IMPORT_ALL, "import-all")))
-    if MCF_POLL_EVERY > 0:
-        scheduled.append(Task("mcf-follow", MCF_POLL_EVERY, partial(enqueue_job, jobs.MCF_FOLLOW_ALL, "mcf-follow")))
+    if Config.MCF_POLL_INTERVAL > 0:
+        scheduled.append(Task("mcf-follow", Config.MCF_POLL_INTERVAL, partial(enqueue_job, jobs.MCF_FOLLOW_ALL, "mcf-follow")))
     return scheduled
 
 

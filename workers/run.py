@@ -307,7 +307,9 @@ class Supervisor:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("FULFIL_WORKERS", "2")),
+    from config import Config
+
+    parser.add_argument("--workers", type=int, default=Config.WORKERS,
                         help="worker processes (0: only the clock)")
     clock = parser.add_mutually_exclusive_group()
     clock.add_argument("--no-clock", action="store_true", help="workers only (the clock runs elsewhere)")
@@ -315,7 +317,7 @@ def main(argv=None):
     parser.add_argument("--queues", default=",".join(QUEUES),
                         help="queues the workers take jobs from, in priority order")
     parser.add_argument("--import-interval", type=float,
-                        default=float(os.environ.get("FULFIL_IMPORT_INTERVAL", "30")),
+                        default=Config.IMPORT_INTERVAL,
                         help="seconds between imports of every account (0: never)")
     parser.add_argument("--reconcile-interval", type=float, default=2.0)
     parser.add_argument("--stop-timeout", type=float, default=30.0,

@@ -35,7 +35,6 @@ from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 ORDERS_PER_BATCH = 1000  # loaded together; the session is emptied between batches
-INLINE_MAX_ROWS = 200  # more rows than this apply in the background (config BULK_INLINE_MAX_ROWS)
 OUTCOMES = {"shipped": "Shipped", "updated": "Tracking updated", "unchanged": "Already so",
             "error": "Not applied"}
 _REFUSED = (ActionNotAllowed, InvalidInput, Conflict)
@@ -49,7 +48,7 @@ def begin(upload, user):
     is one conditional UPDATE, so two requests can never both start applying.
     """
     good = sum(1 for verdict in upload.verdicts if verdict["verdict"] in GOOD)
-    background = good > current_app.config.get("BULK_INLINE_MAX_ROWS", INLINE_MAX_ROWS)
+    background = good > current_app.config["BULK_INLINE_MAX_ROWS"]
     claimed = db.session.execute(
         db.update(Upload).where(Upload.id == upload.id, Upload.state.in_(("preview", "failed")))
         .values(state="queued" if background else "applying", applied_by_id=user.id,

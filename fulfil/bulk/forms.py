@@ -6,8 +6,6 @@ from wtforms import BooleanField, SelectField, TextAreaField
 from fulfil.bulk.parsing import (FIELDS, REQUIRED, Limits, ParseError, read_limited, read_pasted, read_upload,
                                  too_large)
 
-MAX_ROWS = 20_000  # config BULK_MAX_ROWS overrides
-
 
 class UploadForm(FlaskForm):
     """Paste or a file. Validating reads it: `sheet` holds the rows when it is valid."""
@@ -21,7 +19,7 @@ class UploadForm(FlaskForm):
             return False
         config = current_app.config
         limit, limits = config["BULK_MAX_BYTES"], Limits.from_config(config)
-        max_rows = config.get("BULK_MAX_ROWS", MAX_ROWS)
+        max_rows = config["BULK_MAX_ROWS"]
         upload = self.file.data
         field = self.file if upload else self.pasted
         try:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from datetime import date, datetime
 
 from fulfil import tracking
+from fulfil.csvcell import restore
 
 MAX_COLUMNS = 60
 MAX_CELL = 500  # longer cells are cut: no order, carrier or tracking number is that long
@@ -116,10 +117,6 @@ class Sheet:
     has_header: bool = False
     mapping: dict = field(default_factory=dict)  # field -> column index
     recognised: bool = False  # the headers named the columns (else the mapping is a guess)
-
-    @property
-    def column_count(self):
-        return max((len(row["cells"]) for row in self.rows), default=0)
 
 
 def header_key(text):
@@ -367,13 +364,9 @@ def _xlsx_cell(value):
     return str(value)
 
 
-_NEUTRALISED = re.compile(r"^'(?=[=+\-@])")
-
-
 def _cell(value):
-    # Undo the apostrophe fulfil's error report puts before = + - @ (so spreadsheets do not
-    # run them as formulas): a fixed report reads back as the seller typed it.
-    value = _NEUTRALISED.sub("", value.strip())
+    # A fixed error report reads back as the seller typed it (fulfil.csvcell).
+    value = restore(value.strip())
     return value if len(value) <= MAX_CELL else value[:MAX_CELL - 1] + "…"
 
 

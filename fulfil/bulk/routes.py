@@ -5,7 +5,7 @@ from flask_login import current_user
 from fulfil.auth.roles import BULK_UPLOAD, SUPERVISE, roles_required
 from fulfil.bulk import bp
 from fulfil.bulk.apply import OUTCOMES, begin
-from fulfil.bulk.forms import MAX_ROWS, OptionsForm, UploadForm, columns_form
+from fulfil.bulk.forms import OptionsForm, UploadForm, columns_form
 from fulfil.bulk.models import STATE_LABELS, Upload
 from fulfil.bulk.parsing import megabytes
 from fulfil.bulk.preview import VERDICTS, counts, preview, receive
@@ -79,7 +79,7 @@ def index():
     config = current_app.config
     return render_template("bulk/index.html", form=form, uploads=uploads,
                            size_limit=megabytes(config["BULK_MAX_BYTES"]),
-                           row_limit=config.get("BULK_MAX_ROWS", MAX_ROWS)), 422 if form.errors else 200
+                           row_limit=config["BULK_MAX_ROWS"]), 422 if form.errors else 200
 
 
 @bp.route("/<int:upload_id>")

@@ -381,9 +381,9 @@ def slips():
 
 
 def slip_context():
-    text = current_app.config.get("RETURN_ADDRESS", "") or ""
+    text = current_app.config["RETURN_ADDRESS"]
     lines = [part.strip() for part in text.replace("|", "\n").splitlines() if part.strip()]
-    return {"seller_name": current_app.config.get("SELLER_NAME", ""), "return_address": lines}
+    return {"seller_name": current_app.config["SELLER_NAME"], "return_address": lines}
 
 
 # -- the scanner -----------------------------------------------------------------------

@@ -51,11 +51,6 @@ def is_pushed(order, action):
     return decide(order, action) if decide is not None else action in module.PUSHED_ACTIONS
 
 
-def map_status(kind, raw_status):
-    """Unified status for a raw one; unknown raw statuses are kept raw and shown as on hold."""
-    return module_for(kind).STATUS_MAP.get(raw_status, "on_hold")
-
-
 def carrier_name(kind, carrier):
     """The carrier's name as `kind` accepts it, or None when that marketplace does not take it."""
     return module_for(kind).CARRIER_NAMES.get(carrier)

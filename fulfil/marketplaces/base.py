@@ -140,9 +140,9 @@ NOT_APPLIED = "not_applied"  # safe to (re)send the write
 class Adapter(ABC):
     """Base for Ozon, Walmart and Wish adapters.
 
-    `settings` is the account's config (fulfil.accounts.account_settings): base_url and
-    credentials. `token_store` is a dict-like shared cache (Redis-backed in workers) for
-    access tokens, so workers do not each fetch a token.
+    `settings` is the account's config (fulfil.marketplaces.account_settings): base_url and
+    credentials. `token_store` is a dict-like shared cache (Redis-backed, see fulfil.ratelimit)
+    for access tokens, so processes do not each fetch a token.
     """
     kind = ""
     # Writes the marketplace processes asynchronously: the worker confirms with check().

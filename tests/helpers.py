@@ -1,4 +1,6 @@
-"""What the push benchmarks (bench.chaos, bench.bench_push) and the end-to-end tests share.
+"""What the end-to-end tests and the benchmarks (bench.chaos, bench.bench_push, ...) share.
+
+Tests never import bench/; bench imports this.
 
 A private redis-server (flushing it disturbs nobody), a fresh database (SQLite file, or a
 new PostgreSQL database when DATABASE_URL points at PostgreSQL), the three simulators on
