@@ -342,8 +342,8 @@ class Batch:
     def _read_order(self, item):
         try:
             return self.adapter.get_order(item.payload["external_id"])
-        except (MarketplaceError, KeyError) as exc:
-            log.info("push=read_after_refusal entry=%s failed: %s", item.entry_id, exc)
+        except Exception as exc:  # best effort: the refusal is recorded as it came either way
+            log.info("push=read_after_refusal entry=%s failed: %r", item.entry_id, exc)
             return None
 
     def _take_lease(self, items):
