@@ -1,17 +1,20 @@
 """Accounts page (admins): connect a Wish account by OAuth, see what it is connected as,
 disconnect it. The service is fulfil.accounts.wish_oauth."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from fulfil.accounts import wish_oauth
 from fulfil.auth.roles import ADMIN, roles_required
+from fulfil.security.headers import allow_form_targets
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts", template_folder="templates")
 
 
 def _page(error=None, status=200):
-    return render_template("accounts/wish.html", accounts=wish_oauth.wish_accounts(),
-                           connections=wish_oauth.connections(), error=error), status
+    accounts = wish_oauth.wish_accounts()
+    page = make_response(render_template("accounts/wish.html", accounts=accounts,
+                                         connections=wish_oauth.connections(), error=error), status)
+    return allow_form_targets(page, filter(None, map(wish_oauth.authorize_origin, accounts)))
 
 
 def _account_or_404(slug):

@@ -15,6 +15,7 @@ import hmac
 import logging
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import requests
 from flask import url_for
@@ -79,6 +80,17 @@ def start(account, session):
     state = secrets.token_urlsafe(24)
     session[PENDING_KEY] = {"slug": account.slug, "state": state, "at": time.time()}
     return adapter.authorize_url(redirect_uri(settings), state)
+
+
+def authorize_origin(account):
+    """Where Connect sends the browser (scheme://host): the accounts page's CSP lets its
+    form go there."""
+    try:
+        adapter, _ = _adapter(account)
+        parts = urlsplit(adapter.authorize_url("", ""))
+    except (ConnectError, MarketplaceError, KeyError, ValueError):
+        return None  # not connectable yet (the page says why): nothing to allow
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def finish(args, session, user):
