@@ -314,3 +314,4 @@ from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # 
 from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)
 from fulfil.auth.models import AuthEvent  # noqa: E402,F401  (sign-in audit)
 from fulfil.aftersales.models import Recall  # noqa: E402,F401  (after-sales)
+from fulfil.money.models import MoneyTransaction  # noqa: E402,F401  (payouts)

@@ -4,6 +4,7 @@
     reconcile   every ~2 s: workers.reconcile.reconcile, job id "reconcile"
     import-all  every FULFIL_IMPORT_INTERVAL s (30): workers.imports.import_all, id "import-all"
     mcf-follow  every FULFIL_MCF_POLL_INTERVAL s (20): workers.mcf.follow_all, id "mcf-follow"
+    money-sync  every FULFIL_MONEY_INTERVAL s (3600): workers.money.sync_all, id "money-sync"
 
 A fixed job id makes a second enqueue a no-op while the job waits or runs, so a slow run is
 never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 WAKEUPS_EVERY = 0.1
 RECONCILE_EVERY = 2.0
 MCF_POLL_EVERY = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
+MONEY_EVERY = float(os.environ.get("FULFIL_MONEY_INTERVAL", "3600"))
 
 
 @dataclass
@@ -53,6 +55,8 @@ def tasks(import_every, reconcile_every=RECONCILE_EVERY):
         scheduled.append(Task("import-all", import_every, partial(enqueue_job, jobs.IMPORT_ALL, "import-all")))
     if MCF_POLL_EVERY > 0:
         scheduled.append(Task("mcf-follow", MCF_POLL_EVERY, partial(enqueue_job, jobs.MCF_FOLLOW_ALL, "mcf-follow")))
+    if MONEY_EVERY > 0:
+        scheduled.append(Task("money-sync", MONEY_EVERY, partial(enqueue_job, jobs.MONEY_SYNC_ALL, "money-sync")))
     return scheduled
 
 
