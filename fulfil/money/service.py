@@ -113,18 +113,19 @@ class OrderMoney:
 
 def _sums():
     paid = MoneyTransaction.paid_on.isnot(None)
-    return (func.coalesce(func.sum(MoneyTransaction.accrued), 0),
-            func.coalesce(func.sum(MoneyTransaction.commission), 0),
-            func.coalesce(func.sum(MoneyTransaction.fees), 0),
-            func.coalesce(func.sum(MoneyTransaction.amount), 0),
-            func.coalesce(func.sum(case((paid, MoneyTransaction.amount), else_=0)), 0),
-            func.coalesce(func.sum(case((paid, MoneyTransaction.accrued + MoneyTransaction.commission), else_=0)), 0),
-            func.max(MoneyTransaction.paid_on), func.count(MoneyTransaction.id))
+    return (func.coalesce(func.sum(MoneyTransaction.accrued), 0).label("accrued"),
+            func.coalesce(func.sum(MoneyTransaction.commission), 0).label("commission"),
+            func.coalesce(func.sum(MoneyTransaction.fees), 0).label("fees"),
+            func.coalesce(func.sum(MoneyTransaction.amount), 0).label("net"),
+            func.coalesce(func.sum(case((paid, MoneyTransaction.amount), else_=0)), 0).label("paid"),
+            func.coalesce(func.sum(case((paid, MoneyTransaction.accrued + MoneyTransaction.commission),
+                                        else_=0)), 0).label("paid_sale"),
+            func.max(MoneyTransaction.paid_on).label("paid_on"), func.count(MoneyTransaction.id).label("count"))
 
 
 def _money(row, currency):
     *figures, paid_on, count = row
-    return OrderMoney(*(Decimal(str(f)).quantize(CENT) for f in figures), currency=currency, paid_on=paid_on)
+    return OrderMoney(*(Decimal(str(f or 0)).quantize(CENT) for f in figures), currency=currency, paid_on=paid_on)
 
 
 def order_money(order):
@@ -147,13 +148,20 @@ class Row:
         return max(ZERO, self.expected - got)
 
 
-def _orders_with_money(conditions, having=None):
-    sums = _sums()
-    query = (select(Order, *sums).outerjoin(MoneyTransaction, and_(MoneyTransaction.order_id == Order.id,
-                                                                   MoneyTransaction.kind == "sale"))
-             .where(Order.marketplace.in_(money_kinds()), *conditions).group_by(Order.id))
-    if having is not None:
-        query = query.having(having(sums))
+def _orders_with_money(conditions, money_conditions=(), paid_none=False):
+    """(order, *sums) per order: the sums over its sales (those meeting `money_conditions`)
+    in a subquery, so the order's eager-loaded account stays out of the GROUP BY."""
+    sums = select(MoneyTransaction.order_id, *_sums(),
+                  func.count(MoneyTransaction.paid_on).label("paid_count")).where(
+        MoneyTransaction.kind == "sale", MoneyTransaction.order_id.isnot(None), *money_conditions
+    ).group_by(MoneyTransaction.order_id).subquery()
+    figures = [c for c in sums.c if c.name not in ("order_id", "paid_count")]
+    query = (select(Order, *figures).outerjoin(sums, sums.c.order_id == Order.id)
+             .where(Order.marketplace.in_(money_kinds()), *conditions))
+    if paid_none:
+        query = query.where(func.coalesce(sums.c.paid_count, 0) == 0)
+    else:
+        query = query.where(sums.c.order_id.isnot(None))
     return db.session.execute(query.order_by(Order.id)).all()
 
 
@@ -165,7 +173,7 @@ def unpaid_delivered(now, days):
     """Delivered at least `days` ago and not paid at all yet, longest waiting first."""
     delivered = func.coalesce(Order.delivered_at, Order.shipped_at)
     rows = _orders_with_money([Order.status == "delivered", delivered <= now - timedelta(days=days)],
-                              having=lambda sums: func.count(MoneyTransaction.paid_on) == 0)
+                              paid_none=True)
     found = []
     for order, *figures in rows:
         when = order.delivered_at or order.shipped_at
@@ -176,7 +184,7 @@ def unpaid_delivered(now, days):
 
 def paid_less(now):
     """Paid (for the sale) short of expected by more than a cent, biggest shortfall first."""
-    rows = _orders_with_money([MoneyTransaction.paid_on.isnot(None)])
+    rows = _orders_with_money([], [MoneyTransaction.paid_on.isnot(None)])
     found = [Row(order, _money(figures, order.currency), expected(order)) for order, *figures in rows]
     return sorted((r for r in found if r.missing > TOLERANCE), key=lambda r: -r.missing)
 
