@@ -243,3 +243,21 @@ def test_money_page_roles_bad_input_and_formula_guard(app, client, auth):
     assert values[1][values[0].index("Account")].startswith("'=")
     assert values[1][values[0].index("Expected")] == 34  # 40.00 less 15 %, a number
     assert "Money" in client.get("/orders/").get_data(as_text=True)
+
+
+def test_the_clock_schedules_the_money_job_and_the_job_reads_each_account(app, ozon_sim, walmart_sim):
+    from workers import clock
+    from workers import money as money_jobs
+    assert any(t.name == "money-sync" for t in clock.tasks(import_every=30))
+    assert money_jobs.sync_account.spec.func == "workers.money.sync_account"
+    with app.app_context():
+        app.config["MARKETPLACE_ACCOUNTS"] = {"ozon-sim": ozon_sim.settings(), "walmart-sim": walmart_sim.settings()}
+        sync_accounts_from_config(app)
+        ozon_sim.generate(2, scheme="fbs", status="delivered")
+        ids = {a.kind: a.id for a in service.accounts_with_money()}
+        assert set(ids) == {"ozon", "walmart"}
+        assert money_jobs.sync_account(ids["ozon"]) == 2
+        assert money_jobs.sync_account(ids["walmart"]) == 0  # nothing settled yet
+        ozon_sim.faults(outage=True)  # Ozon down: the job gives up quietly, what was read stays
+        assert money_jobs.sync_account(ids["ozon"]) == 0
+        assert db.session.scalar(db.select(db.func.count(MoneyTransaction.id))) == 2
