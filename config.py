@@ -97,6 +97,8 @@ class Config:
     WORKERS = int(os.environ.get("FULFIL_WORKERS", "2"))
     IMPORT_INTERVAL = float(os.environ.get("FULFIL_IMPORT_INTERVAL", "30"))
     MCF_POLL_INTERVAL = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
+    # Seconds between reads of what the marketplaces paid (fulfil.money; 0: never).
+    MONEY_INTERVAL = float(os.environ.get("FULFIL_MONEY_INTERVAL", "3600"))
     # The request may carry the upload plus the rest of the form; a pasted text field may be
     # as large as a file (Werkzeug's own default for text fields, 500 KB, would refuse a
     # long paste with a 413 before the form could say what the limit is).

@@ -33,6 +33,7 @@ def create_app(test_config=None):
     from fulfil import catalogue, floor
     from fulfil.auth import throttle
     from fulfil.mcf.routes import bp as mcf_bp
+    from fulfil.money import bp as money_bp
     from fulfil.security import headers
     from fulfil.accounts.routes import bp as accounts_bp
 
@@ -53,6 +54,7 @@ def create_app(test_config=None):
     app.register_blueprint(floor.bp)
     app.register_blueprint(mcf_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(money_bp)
     return app
 
 

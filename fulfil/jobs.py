@@ -56,6 +56,9 @@ IMPORT_ALL = JobSpec("workers.imports.import_all", "import", timeout=120, ttl=60
 IMPORT_ACCOUNT = JobSpec("workers.imports.import_account", "import", timeout=600, ttl=600)
 MCF_FOLLOW_ALL = JobSpec("workers.mcf.follow_all", "import", timeout=60, ttl=300)
 MCF_FOLLOW_ACCOUNT = JobSpec("workers.mcf.follow_account", "import", timeout=300, ttl=300)
+# Payouts: read every Ozon/Walmart account's money (fulfil.money.service), hourly by the clock.
+MONEY_SYNC_ALL = JobSpec("workers.money.sync_all", "import", timeout=60, ttl=600)
+MONEY_SYNC_ACCOUNT = JobSpec("workers.money.sync_account", "import", timeout=600, ttl=600)
 
 
 def queue_name(app, name):

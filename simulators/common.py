@@ -392,3 +392,27 @@ def dumps(value):
     return json.dumps(value, ensure_ascii=False)
 
 
+
+
+# -- payouts (the finance reports of the Ozon and Walmart simulators) ------------------------
+
+def half_month(moment):
+    """The settlement period a moment falls in: (start, end), both aware UTC, end exclusive.
+    The simulators settle twice a month, the 1st-15th and the 16th-last day, and pay out at
+    the end of each period (the 16th and the 1st at 00:00 UTC)."""
+    start = moment.replace(day=1 if moment.day < 16 else 16, hour=0, minute=0, second=0, microsecond=0)
+    if start.day == 1:
+        return start, start.replace(day=16)
+    first_next = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start, first_next
+
+
+def ended_periods(moments, now):
+    """The settlement periods holding any of `moments` that have ended (been paid) by `now`,
+    oldest first: {(start, end): [moment indexes]}."""
+    periods = {}
+    for index, moment in enumerate(moments):
+        period = half_month(moment)
+        if period[1] <= now:
+            periods.setdefault(period, []).append(index)
+    return dict(sorted(periods.items()))

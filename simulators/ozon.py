@@ -51,11 +51,11 @@ import json
 import math
 import time
 import zlib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request
 
-from simulators.common import (admin_blueprint, fake_person, fake_products, fake_ship_by,
+from simulators.common import (admin_blueprint, ended_periods, fake_person, fake_products, fake_ship_by,
                                inject_faults, iso, utcnow)
 
 DEFAULT_CREDENTIALS = {"client_id": "836201", "api_key": "0b7c1f0e-5f8a-4c4e-9d7b-2f4a8e6c1d93"}
@@ -409,6 +409,8 @@ def _set_status(posting, status, substatus=None):
         posting["tracking_number"] = f"OZA{zlib.crc32(posting['posting_number'].encode()):010d}"
     if status == "delivering":
         posting["delivering_date"] = posting.get("delivering_date") or posting["_changed_at"]
+    if status == "delivered":  # when the sale accrues (see finance_transaction_list)
+        posting.setdefault("_delivered_at", posting["_changed_at"])
 
 
 def fbs_ship_v4(state, body):
@@ -836,3 +838,113 @@ def create_app(state):
         return error_response(state, 404, "Not Found")
 
     return app
+
+
+# -- finance: /v3/finance/transaction/list ---------------------------------------------------
+# Not in specs/ozon-seller.openapi.json; the request and the operation's fields follow Ozon's
+# FinanceTransactionListV3 schema (docs.ozon.ru/api/seller, FinanceAPI_FinanceTransactionListV3):
+# filter {date {from, to}, operation_type [], posting_number, transaction_type}, page,
+# page_size (at most 1000), one month at most per request; result {operations, page_count,
+# row_count}. Simulator choices, consistent with the postings it holds:
+# - each delivered posting (FBS, rFBS or FBO) accrues once, at `_delivered_at`, one
+#   "OperationAgentDeliveredToCustomer" (type "orders"): accruals_for_sale = the products'
+#   price x quantity, sale_commission = -15 % of it (COMMISSION_RATE; Ozon's rate depends on
+#   the category), logistics as the service "MarketplaceServiceItemDirectFlowLogistic"
+#   (-5 % of the sale, at least 50 RUB); amount = accruals + commission + services;
+# - payouts twice a month (see simulators.common.half_month): at the end of each period with
+#   sales, one operation of type "other", operation_type "MarketplaceSellerPayoutOperation"
+#   (the simulator's own name: Ozon reports payouts in its cash-flow statement, not here),
+#   dated the payout day, no posting, amount = minus the period's amounts (the money leaves
+#   the Ozon balance for the seller's bank).
+COMMISSION_RATE = 0.15
+LOGISTICS_RATE, LOGISTICS_MIN = 0.05, 50.0
+FINANCE_PERIOD = timedelta(days=31)
+TRANSACTION_TYPES = ("all", "orders", "returns", "services", "compensation", "transferDelivery", "other")
+PAYOUT = "MarketplaceSellerPayoutOperation"
+
+
+def _op_time(moment):
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _sale_operation(posting):
+    sale = round(sum(float(p["price"]) * p["quantity"] for p in posting["products"]), 2)
+    commission = -round(sale * COMMISSION_RATE, 2)
+    logistics = -round(max(LOGISTICS_MIN, sale * LOGISTICS_RATE), 2)
+    delivered = _when(posting["_delivered_at"])
+    return {
+        "operation_id": 10**10 + zlib.crc32(posting["posting_number"].encode()),
+        "operation_type": "OperationAgentDeliveredToCustomer",
+        "operation_date": _op_time(delivered), "operation_type_name": "Доставка покупателю",
+        "delivery_charge": 0, "return_delivery_charge": 0,
+        "accruals_for_sale": sale, "sale_commission": commission,
+        "amount": round(sale + commission + logistics, 2), "type": "orders",
+        "posting": {"delivery_schema": posting["_scheme"].upper(), "order_date": posting["in_process_at"][:10],
+                    "posting_number": posting["posting_number"],
+                    "warehouse_id": FBS_METHOD["warehouse_id"]},
+        "items": [{"name": p["name"], "sku": p["sku"]} for p in posting["products"]],
+        "services": [{"name": "MarketplaceServiceItemDirectFlowLogistic", "price": logistics}],
+        "_at": delivered,
+    }
+
+
+def _payout_operation(start, end, sales):
+    return {
+        "operation_id": 2 * 10**10 + int(start.strftime("%Y%m%d")),
+        "operation_type": PAYOUT, "operation_date": _op_time(end),
+        "operation_type_name": "Выплата продавцу", "delivery_charge": 0, "return_delivery_charge": 0,
+        "accruals_for_sale": 0, "sale_commission": 0,
+        "amount": -round(sum(op["amount"] for op in sales), 2), "type": "other",
+        "posting": {"delivery_schema": "", "order_date": "", "posting_number": "", "warehouse_id": 0},
+        "items": [], "services": [], "_at": end,
+    }
+
+
+def finance_operations(state):
+    """Every operation the postings have made so far, oldest first."""
+    sales = [_sale_operation(p) for p in state.orders.values()
+             if p["status"] == "delivered" and p.get("_delivered_at")]
+    now = utcnow()
+    sales = [op for op in sales if op["_at"] <= now]
+    payouts = [_payout_operation(start, end, [sales[i] for i in indexes])
+               for (start, end), indexes in ended_periods([op["_at"] for op in sales], now).items()]
+    return sorted(sales + payouts, key=lambda op: (op["_at"], op["operation_id"]))
+
+
+def finance_transaction_list(state, body):
+    filt = body.get("filter")
+    if not isinstance(filt, dict) or not isinstance(filt.get("date"), dict):
+        raise ApiError(400, "filter.date is required")
+    since, to = _finance_period(filt["date"])
+    kind = filt.get("transaction_type") or "all"
+    if kind not in TRANSACTION_TYPES:
+        raise ApiError(400, f"filter.transaction_type must be one of {', '.join(TRANSACTION_TYPES)}")
+    page, size = body.get("page"), body.get("page_size")
+    if not isinstance(page, int) or page < 1:
+        raise ApiError(400, "page must be a positive integer")
+    if not isinstance(size, int) or not 1 <= size <= 1000:
+        raise ApiError(400, "page_size must be between 1 and 1000")
+    number, types = filt.get("posting_number") or "", filt.get("operation_type") or []
+    chosen = [op for op in finance_operations(state)
+              if since <= op["_at"] <= to and (kind == "all" or op["type"] == kind)
+              and (not number or op["posting"]["posting_number"] == number)
+              and (not types or op["operation_type"] in types)]
+    shown = [{k: v for k, v in op.items() if k != "_at"} for op in chosen[(page - 1) * size: page * size]]
+    return {"result": {"operations": shown, "page_count": math.ceil(len(chosen) / size),
+                       "row_count": len(chosen)}}
+
+
+def _finance_period(date):
+    try:
+        since, to = _when(date["from"]), _when(date["to"])
+        since, to = since.astimezone(timezone.utc), to.astimezone(timezone.utc)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ApiError(400, "filter.date.from and filter.date.to must be RFC 3339 times")
+    if to < since:
+        raise ApiError(400, "filter.date.to is before filter.date.from")
+    if to - since > FINANCE_PERIOD:
+        raise ApiError(400, "PERIOD_IS_TOO_LONG: at most one month per request")
+    return since, to
+
+
+ROUTES["/v3/finance/transaction/list"] = finance_transaction_list

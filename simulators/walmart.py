@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, abort, jsonify, request
 
 from simulators.common import (
-    admin_blueprint, epoch_ms, fake_person, fake_products, fake_ship_by, fake_tracking_number,
+    admin_blueprint, ended_periods, epoch_ms, fake_person, fake_products, fake_ship_by, fake_tracking_number,
     inject_faults, iso, tracking_page, utcnow,
 )
 
@@ -164,6 +164,7 @@ def create_app(state):
     app.register_blueprint(admin_blueprint(state, generate, event))
     app.register_blueprint(options_blueprint(state))
     app.register_blueprint(api_blueprint(state))
+    app.register_blueprint(recon_blueprint(state))
     return app
 
 
@@ -786,3 +787,96 @@ def fake_package(rng, shipped, method):
     return {"shipDateTime": epoch_ms(shipped), "carrierName": {"carrier": carrier},
             "methodCode": method, "trackingNumber": number,
             "trackingURL": tracking_page(GENERATED_CARRIERS[carrier], number)}
+
+
+# -- payments: the reconciliation report (JSON) ---------------------------------------------
+# GET /v3/report/reconreport/availableReconFiles -> {"availableApReportDates": ["MMDDYYYY"]} and
+# GET /v3/report/reconreport/reconFileJson?reportDate=MMDDYYYY -> {"reportData": [row, ...]},
+# rows keyed by the report's column names with string values, as the examples of
+# developer.walmart.com ("Recon Report JSON", "Available recon report dates") show them: a
+# "PaymentSummary" row (period, "Total Payable", "Deposited in account"), then one row per
+# amount of an order line ("Transaction Type" "Sale", "Amount Type" "Product Price",
+# "Product Shipping", "Product Tax", "Commission on Product"). Simulator choices:
+# - a line's units accrue when Delivered, dated the line's statusDate; settlement periods are
+#   the 1st-15th and the 16th-last day, each paid ("deposited") when it ends, and its report
+#   date is that day (simulators.common.half_month); only ended periods with sales are listed;
+# - commission is 15 % of the item price and shipping (COMMISSION_RATE; Walmart's referral
+#   fee depends on the category), the tax collected is passed on; one page per report (the
+#   JSON report's paging is not followed).
+COMMISSION_RATE = 0.15
+
+
+def _us_date(moment):
+    return moment.strftime("%m/%d/%Y")
+
+
+def _delivered_lines(state):
+    """(order, line, delivered units, when) for every line with Delivered units."""
+    found = []
+    for order in state.orders.values():
+        for line in order_lines(order):
+            units = quantity_of(line, ("Delivered",))
+            if units:
+                found.append((order, line, units, from_ms(line["statusDate"])))
+    return found
+
+
+def _line_rows(order, line, units, when):
+    ordered = amount({"statusQuantity": line["orderLineQuantity"]})
+    share = units / ordered
+    charges = {c["chargeType"]: c for c in line["charges"]["charge"]}
+    price = round(charges["PRODUCT"]["chargeAmount"]["amount"] * share, 2)
+    shipping = round(charges["SHIPPING"]["chargeAmount"]["amount"] * share, 2) if "SHIPPING" in charges else 0.0
+    tax = round(sum(((c.get("tax") or {}).get("taxAmount") or {}).get("amount", 0) for c in charges.values()) * share, 2)
+    amounts = [("Product Price", price), ("Product Shipping", shipping), ("Product Tax", tax),
+               ("Commission on Product", -round((price + shipping) * COMMISSION_RATE, 2))]
+    return [{"Transaction Key": f"{order['purchaseOrderId']}-{line['lineNumber']}-{n}",
+             "Transaction Posted Timestamp": _us_date(when), "Transaction Type": "Sale",
+             "Transaction Description": "Purchase", "Customer Order #": order["customerOrderId"],
+             "Customer Order line #": line["lineNumber"], "Purchase Order #": order["purchaseOrderId"],
+             "Purchase Order line #": line["lineNumber"], "Amount": f"{value:.2f}", "Amount Type": kind,
+             "Ship Qty": str(units), "Commission Rate": f"{COMMISSION_RATE * 100:g}",
+             "Partner Item Id": line["item"]["sku"], "Partner Item Name": line["item"]["productName"],
+             "Currency": "USD"}
+            for n, (kind, value) in enumerate(amounts, start=1) if value or kind == "Product Price"]
+
+
+def recon_reports(state):
+    """{report date MMDDYYYY: rows} for every ended settlement period with sales."""
+    lines = _delivered_lines(state)
+    reports = {}
+    for (start, end), indexes in ended_periods([when for *_, when in lines], utcnow()).items():
+        rows = [row for i in indexes for row in _line_rows(*lines[i])]
+        summary = {"Period Start Date": _us_date(start), "Period End Date": _us_date(end - timedelta(days=1)),
+                   "Currency": "USD", "Transaction Type": "PaymentSummary",
+                   "Total Payable": f"{sum(float(r['Amount']) for r in rows):.2f}",
+                   "Transaction Description": "Deposited in account",
+                   "Transaction Posted Timestamp": _us_date(end)}
+        reports[end.strftime("%m%d%Y")] = [summary] + rows
+    return reports
+
+
+def recon_blueprint(state):
+    bp = Blueprint("walmart_recon", __name__)
+    guarded = functools.partial(guard, state)
+
+    @bp.get("/v3/report/reconreport/availableReconFiles")
+    @guarded()
+    def available_recon_files(client_id):
+        return jsonify(availableApReportDates=list(recon_reports(state)))
+
+    @bp.get("/v3/report/reconreport/reconFileJson")
+    @guarded()
+    def recon_file_json(client_id):
+        report_date = request.args.get("reportDate", "")
+        try:
+            datetime.strptime(report_date, "%m%d%Y")
+        except ValueError:
+            reject("reportDate must be a date as MMDDYYYY.", "reportDate")
+        rows = recon_reports(state).get(report_date)
+        if rows is None:
+            abort(orders_error(404, "CONTENT_NOT_FOUND.GMP_REPORT_API", f"No recon report for {report_date}.",
+                               field="reportDate"))
+        return jsonify(reportData=rows)
+
+    return bp

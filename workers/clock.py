@@ -4,6 +4,7 @@
     reconcile   every ~2 s: workers.reconcile.reconcile, job id "reconcile"
     import-all  every FULFIL_IMPORT_INTERVAL s (30): workers.imports.import_all, id "import-all"
     mcf-follow  every FULFIL_MCF_POLL_INTERVAL s (20): workers.mcf.follow_all, id "mcf-follow"
+    money-sync  every FULFIL_MONEY_INTERVAL s (3600): workers.money.sync_all, id "money-sync"
 
 A fixed job id makes a second enqueue a no-op while the job waits or runs, so a slow run is
 never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
@@ -52,6 +53,8 @@ def tasks(import_every, reconcile_every=RECONCILE_EVERY):
         scheduled.append(Task("import-all", import_every, partial(enqueue_job, jobs.IMPORT_ALL, "import-all")))
     if Config.MCF_POLL_INTERVAL > 0:
         scheduled.append(Task("mcf-follow", Config.MCF_POLL_INTERVAL, partial(enqueue_job, jobs.MCF_FOLLOW_ALL, "mcf-follow")))
+    if Config.MONEY_INTERVAL > 0:
+        scheduled.append(Task("money-sync", Config.MONEY_INTERVAL, partial(enqueue_job, jobs.MONEY_SYNC_ALL, "money-sync")))
     return scheduled
 
 

@@ -189,3 +189,24 @@ class Adapter(ABC):
         """Read the marketplace and say whether this change is APPLIED, IN_PROGRESS or
         NOT_APPLIED. Used to confirm asynchronous writes and, before repeating a write
         whose outcome is unknown, to avoid sending it twice."""
+
+
+@dataclass
+class RemoteMoney:
+    """One money movement the marketplace reports, in fulfil's terms (fulfil.money).
+
+    kind "sale": what one order earned (accrued), and what the marketplace kept of it
+    (commission, fees: negative); amount = what it adds to the seller's balance.
+    kind "payout": money sent to the seller's bank (amount positive); `paid_on` its day.
+    A sale the marketplace reports as already paid carries `paid_on` too (Walmart)."""
+    external_id: str  # unique within the account
+    kind: str
+    occurred_at: datetime  # naive UTC
+    amount: Decimal
+    currency: str
+    order_external_id: str | None = None
+    accrued: Decimal = Decimal("0")
+    commission: Decimal = Decimal("0")
+    fees: Decimal = Decimal("0")
+    description: str = ""
+    paid_on: object = None  # datetime.date

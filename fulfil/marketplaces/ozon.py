@@ -629,3 +629,53 @@ def _retry_after(header):
         return max(0.0, float(header))
     except (TypeError, ValueError):
         return DEFAULT_RETRY_AFTER
+
+
+# -- money: /v3/finance/transaction/list (fulfil.money) ------------------------------------
+# Ozon answers at most one month per request, paged by page/page_count. An operation with a
+# posting is that posting's money: accruals_for_sale, sale_commission, and as fees
+# delivery_charge + return_delivery_charge + its services' prices; amount is what it adds to
+# the balance. An operation whose amount is negative and has no posting (payouts to the
+# seller's bank) is kept as a payout. operation_date ("YYYY-MM-DD HH:MM:SS") is read as UTC.
+FINANCE_LIST = "/v3/finance/transaction/list"
+FINANCE_WINDOW = timedelta(days=28)  # safely inside "one month"
+FINANCE_PAGE = 1000
+
+
+def money_transactions(adapter, since, until):
+    """Every operation from `since` to `until` (naive UTC) -> [RemoteMoney]."""
+    from fulfil.marketplaces.base import RemoteMoney
+    found, start = [], since
+    while start < until:
+        end = min(start + FINANCE_WINDOW, until)
+        page, pages = 1, 1
+        while page <= pages:
+            answer = adapter._post(FINANCE_LIST, {
+                "filter": {"date": {"from": _iso(start), "to": _iso(end)}, "operation_type": [],
+                           "posting_number": "", "transaction_type": "all"},
+                "page": page, "page_size": FINANCE_PAGE})
+            result = _expect(answer, "result", dict)
+            pages = int(result.get("page_count") or 0)
+            for operation in result.get("operations") or []:
+                found.append(_money_record(operation, RemoteMoney))
+            page += 1
+        start = end
+    return found
+
+
+def _money_record(op, remote_money):
+    try:
+        number = ((op.get("posting") or {}).get("posting_number") or "").strip() or None
+        amount = Decimal(str(op["amount"]))
+        when = datetime.strptime(op["operation_date"], "%Y-%m-%d %H:%M:%S")
+        fees = sum((Decimal(str(s.get("price") or 0)) for s in op.get("services") or []),
+                   Decimal(str(op.get("delivery_charge") or 0)) + Decimal(str(op.get("return_delivery_charge") or 0)))
+        common = {"external_id": str(op["operation_id"]), "occurred_at": when, "currency": "RUB",
+                  "description": str(op.get("operation_type_name") or op.get("operation_type") or "")[:200]}
+        if number is None and amount < 0:
+            return remote_money(kind="payout", amount=-amount, paid_on=when.date(), **common)
+        return remote_money(kind="sale", amount=amount, order_external_id=number,
+                            accrued=Decimal(str(op.get("accruals_for_sale") or 0)),
+                            commission=Decimal(str(op.get("sale_commission") or 0)), fees=fees, **common)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise Retryable(f"Ozon sent a finance operation fulfil cannot read ({type(exc).__name__}: {exc}).")

@@ -600,3 +600,64 @@ def _to_ms(iso_text):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
+
+
+# -- money: the reconciliation report (fulfil.money) ---------------------------------------
+# GET /v3/report/reconreport/availableReconFiles lists the report dates (MMDDYYYY) and
+# GET /v3/report/reconreport/reconFileJson?reportDate=... gives {"reportData": [rows]}, each
+# row keyed by the report's column names (developer.walmart.com "Recon Report JSON"). A
+# report is one settlement period already deposited: its "PaymentSummary" row is the payout
+# ("Total Payable"), and every other row with a "Purchase Order #" is money of that order,
+# paid on the report date: "Product Price"/"Product Shipping"/"Product Tax" accrue,
+# "Commission on Product" is the commission, any other amount type a fee.
+RECON_DATES = "/v3/report/reconreport/availableReconFiles"
+RECON_FILE = "/v3/report/reconreport/reconFileJson"
+ACCRUED_TYPES = frozenset({"Product Price", "Product Shipping", "Product Tax"})
+COMMISSION_TYPES = frozenset({"Commission on Product"})
+
+
+def money_transactions(adapter, since, until):
+    """The reports whose date falls from `since` to `until` (naive UTC) -> [RemoteMoney]."""
+    dates = adapter._call("GET", RECON_DATES).get("availableApReportDates") or []
+    found = []
+    for text in dates:
+        try:
+            day = datetime.strptime(str(text), "%m%d%Y")
+        except ValueError:
+            raise Retryable(f"Walmart listed a recon report date fulfil cannot read: {text!r}.")
+        if since <= day <= until:
+            rows = adapter._call("GET", RECON_FILE, params={"reportDate": text}).get("reportData") or []
+            found.extend(_recon_records(str(text), day, rows))
+    return found
+
+
+def _recon_records(report, day, rows):
+    from fulfil.marketplaces.base import RemoteMoney
+    per_order, records = {}, []
+    try:
+        for row in rows:
+            if row.get("Transaction Type") == "PaymentSummary":
+                records.append(RemoteMoney(external_id=f"payout:{report}", kind="payout", occurred_at=day,
+                                           amount=Decimal(str(row["Total Payable"])), paid_on=day.date(),
+                                           currency=row.get("Currency") or "USD",
+                                           description=str(row.get("Transaction Description") or "")[:200]))
+                continue
+            number = (row.get("Purchase Order #") or "").strip()
+            if not number:
+                continue
+            value = Decimal(str(row["Amount"]))
+            record = per_order.setdefault(number, RemoteMoney(
+                external_id=f"{report}:{number}", kind="sale", occurred_at=day, amount=Decimal("0"),
+                currency=row.get("Currency") or "USD", order_external_id=number, paid_on=day.date(),
+                description="Walmart settlement " + report))
+            kind = row.get("Amount Type")
+            if kind in ACCRUED_TYPES:
+                record.accrued += value
+            elif kind in COMMISSION_TYPES:
+                record.commission += value
+            else:
+                record.fees += value
+            record.amount += value
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise Retryable(f"Walmart sent a recon report row fulfil cannot read ({type(exc).__name__}: {exc}).")
+    return records + list(per_order.values())
