@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
-FLASK := .venv/bin/flask --app app
+# Make's own commands (migrate, migration) are for a developer's checkout: its own key in instance/.
+FLASK := FULFIL_ENV=$${FULFIL_ENV:-development} .venv/bin/flask --app app
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: run test bench chaos venv migrate migration clean
@@ -19,8 +20,10 @@ venv: .venv/.installed
 run: venv
 	bin/run
 
+# bin/find-browser picks the Chromium for the Playwright tests (installing one if need be)
+# and says which.
 test: venv
-	$(PY) -m pytest
+	FULFIL_CHROMIUM="$$(bin/find-browser)" && export FULFIL_CHROMIUM && $(PY) -m pytest
 
 # P1–P5 figures (PRODUCT.md quality bars). DATABASE_URL=postgresql+psycopg://... for PostgreSQL.
 bench: venv

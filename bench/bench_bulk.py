@@ -1,30 +1,32 @@
 """P3: bulk tracking upload of 10,000 rows — preview time, apply time, peak memory.
 
-    python -m bench.bench_bulk [--rows 10000] [--background 40000]
+    python -m bench.bench_bulk [--rows 10000] [--background 40000] [--profile [tottime]]
 
 The database holds `--background` ordinary orders (bench.dataset) plus one order ready to
 ship per row. The upload is a CSV file (half the rows with a carrier, half leaving it to
 be recognised from the number) posted through the Flask test client after a small warm-up
 upload, so the preview time is the server's: reading, checking every row against the
-orders, storing the upload. The
-apply is run directly (no RQ), inline in this process: every order in its own
-transaction through actions.perform. Peak memory is the process's peak resident set size
-during preview and apply (Linux resets it through /proc/self/clear_refs first).
+orders, storing the upload. The apply is run directly (no RQ), inline in this process,
+as fulfil.bulk.apply does it: a batch of orders at a time in one transaction, written by
+fulfil.bulk.write. `--profile` prints where the apply's time goes (cProfile). Peak memory
+is the process's peak resident set size during preview and apply (Linux resets it
+through /proc/self/clear_refs first).
 SQLite by default; DATABASE_URL=postgresql+psycopg://... for PostgreSQL (a database of
 its own is created and dropped).
 Targets (PRODUCT.md P3): preview ≤ 2 s, apply ≤ 3 s, peak memory ≤ 250 MB.
 """
 import argparse
+import cProfile
 import csv
 import io
 import os
+import pstats
 import random
 import resource
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from bench.push_harness import fresh_database
 from bench.dataset import build_orders, ensure_accounts
 from fulfil import create_app
 from fulfil.bulk.apply import begin
@@ -33,6 +35,7 @@ from fulfil.extensions import db
 from fulfil.models import Order, OrderLine, SearchKey, Shipment, User
 from fulfil.tracking import CARRIERS, make_tracking_number
 from fulfil.timeutil import utcnow
+from tests.helpers import fresh_database
 
 TARGETS = {"preview": 2.0, "apply": 3.0, "peak": 250.0}
 CARRIER_MIX = ("ups", "usps", "fedex", "dhl", "yanwen", "4px")
@@ -100,7 +103,7 @@ def peak_memory_mb(reset_worked):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(url, rows, background):
+def measure(url, rows, background, profile=None):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False, "OUTBOX_ENQUEUE": False,
                       "TESTING": False, "BULK_MAX_ROWS": rows, "BULK_INLINE_MAX_ROWS": rows})
     with app.app_context():
@@ -134,9 +137,16 @@ def measure(url, rows, background):
         if verdicts.count("ship") != rows:
             raise SystemExit(f"preview: {rows - verdicts.count('ship')} rows would not ship")
         user = db.session.scalar(db.select(User).where(User.username == "bench"))
+        profiler = cProfile.Profile() if profile else None
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
         begin(upload, user)  # BULK_INLINE_MAX_ROWS = rows: applies here, not through RQ
+        if profiler:
+            profiler.disable()
         apply, apply_cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler:
+            pstats.Stats(profiler).sort_stats(profile).print_stats(50)
         shipped = db.session.scalar(db.select(db.func.count()).select_from(Shipment))
         if shipped != rows:
             raise SystemExit(f"apply: {shipped} of {rows} orders shipped")
@@ -149,11 +159,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--background", type=int, default=40_000, help="other orders in the database")
+    parser.add_argument("--profile", nargs="?", const="cumulative", choices=("cumulative", "tottime"),
+                        help="print a cProfile of the apply, sorted so")
     args = parser.parse_args(argv)
     backend = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgresql") else "SQLite"
     print(f"P3 — bulk tracking upload of {args.rows:,} rows on {backend}")
     with fresh_database("bulk") as url:
-        figures = measure(url, args.rows, args.background)
+        figures = measure(url, args.rows, args.background, args.profile)
     # CPU seconds too: on a busy machine the wall clock also counts other processes' turns.
     units = {"preview": "s", "apply": "s", "peak": "MB"}
     for name, (value, cpu) in figures.items():

@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import push_harness as h
+from tests import helpers as h
 
 
 def _when(iso):

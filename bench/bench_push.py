@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import push_harness as h
+from tests import helpers as h
 
 
 def p4(rate, changes, workers, log_dir, say=print):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fulfil import marketplaces, tracking
 from fulfil.extensions import db
+from fulfil.marketplaces.base import CancelReason, MarketplaceError
 from fulfil.models import Event, Shipment, ShipmentLine
 from fulfil.outbox import record
 from fulfil.search import index_order
@@ -23,6 +24,8 @@ CANCEL_REASONS = {
     "pricing_error": "Pricing error",
     "other": "Other reason",
 }
+FULFIL_CANCEL_REASONS = tuple(CancelReason(code, label, needs_note=code == "other")
+                              for code, label in CANCEL_REASONS.items())
 
 # A dispute's answer-by time: one a little in the past (a dispute recorded late) up to a
 # year ahead. Anything else is a typo in the year (9999, 2205, 0025).
@@ -77,12 +80,13 @@ def perform(order, action_name, actor, expected_version=None, **params):
     action = check_action(order, action_name)
     handler = _HANDLERS[action_name]
     old_status = order.status
+    pushed = marketplaces.is_pushed(order, action_name)  # decided on the order as it was
     note, payloads = handler(order, actor, **params)
     if action.to_status and (action_name != "ship" or _all_shipped(order)):
         _set_status(order, action.to_status)
     _audit(order, actor, action_name, old_status, order.status, note)
     entries = []
-    if action.pushes and marketplaces.is_pushed(order, action_name):
+    if pushed:
         entries = [record(order, action_name, payload, actor.user) for payload in payloads]
     order.updated_at = utcnow()  # every action bumps the order's version (optimistic lock)
     index_order(order)
@@ -201,6 +205,7 @@ def _ship(order, actor, packages, shipped_at=None, method_code="Standard"):
             "tracking_url": url, "shipped_at": shipped_at.isoformat() + "Z",
             "method_code": method_code,
             "lines": [_line_payload(line, qty) for line, qty in carried.items()],
+            "delivery_scheme": order.delivery_scheme,
         })
         notes.append(f"{tracking.CARRIERS[result.carrier].label} {result.number}")
     return "Shipped: " + ", ".join(notes), payloads
@@ -233,16 +238,43 @@ def _deliver(order, actor):
     return None, [{"external_id": order.external_id}]
 
 
-def _cancel(order, actor, reason_code, note=""):
-    if reason_code not in CANCEL_REASONS:
-        raise InvalidInput({"reason_code": "Choose why the order is cancelled."})
-    if reason_code == "other" and not (note or "").strip():
+def cancel_reasons(order):
+    """The reasons to offer for cancelling `order` -> (reasons, problem or None).
+
+    Where the marketplace lists its own reasons per order (Ozon), those — asked now;
+    should it not answer, fulfil's, with `problem` saying so (the adapter then picks the
+    marketplace's reason of the same meaning when it sends the cancel)."""
+    label = order.account.marketplace_label
+    try:
+        remote = marketplaces.cancel_reasons(order)
+    except MarketplaceError as exc:
+        return FULFIL_CANCEL_REASONS, (f"{label} did not list its cancel reasons for this order "
+                                       f"({exc.message}): fulfil's reasons are shown, and the closest "
+                                       f"of {label}'s is sent.")
+    if remote is None:
+        return FULFIL_CANCEL_REASONS, None
+    if not remote:
+        return (), f"{label} allows no cancellation of this order now."
+    return tuple(remote), None
+
+
+def _cancel(order, actor, reason_code, note="", reasons=FULFIL_CANCEL_REASONS):
+    """`reasons`: what the person was offered (cancel_reasons); the chosen one must be among them."""
+    chosen = next((r for r in reasons if r.code == reason_code), None)
+    if chosen is None:
+        raise InvalidInput({"reason_code": "That reason is no longer offered for this order: choose "
+                                           "one of those shown." if reason_code else
+                                           "Choose why the order is cancelled."})
+    note = (note or "").strip()
+    if chosen.needs_note and not note:
         raise InvalidInput({"note": "Say why the order is cancelled."})
-    reason = CANCEL_REASONS[reason_code] + (f": {note.strip()}" if (note or "").strip() else "")
+    reason = chosen.label + (f": {note}" if note else "")
     order.cancel_reason = reason
     lines = [_line_payload(line, line.quantity_left) for line in order.lines if line.quantity_left]
-    return reason, [{"external_id": order.external_id, "reason_code": reason_code, "reason": reason,
-                     "lines": lines}]
+    payload = {"external_id": order.external_id, "reason_code": reason_code, "reason": reason, "lines": lines}
+    if chosen.remote_id is not None:
+        payload["cancel_reason_id"] = chosen.remote_id
+    return reason, [payload]
 
 
 def check_deadline(deadline, now=None):
@@ -253,13 +285,24 @@ def check_deadline(deadline, now=None):
 
 
 def _open_dispute(order, actor, note, deadline=None):
+    """Kept in fulfil; where the marketplace takes disputes for the order (an Ozon posting
+    not accepted at the sorting centre), also filed there: the order is then in dispute."""
     if not (note or "").strip():
         raise InvalidInput({"note": "Describe the dispute: what the buyer or marketplace says."})
     check_deadline(deadline)
+    if marketplaces.is_pushed(order, "open_dispute"):
+        _set_status(order, "dispute")
     order.dispute_open = True
     order.dispute_note = note.strip()
     order.dispute_deadline = deadline
-    return note.strip(), []
+    return note.strip(), [{"external_id": order.external_id, "reason": note.strip()}]
+
+
+def _hand_on(order, actor):
+    """The disputed parcel is handed over again: the dispute ends here."""
+    order.dispute_open = False
+    order.dispute_deadline = None
+    return "Handed over again: the parcel waits for shipment", [{"external_id": order.external_id}]
 
 
 def _close_dispute(order, actor, note=""):
@@ -277,5 +320,6 @@ _HANDLERS = {
     "cancel": _cancel,
     "open_dispute": _open_dispute,
     "close_dispute": _close_dispute,
+    "hand_on": _hand_on,
 }
 assert set(_HANDLERS) == set(ACTIONS)

@@ -14,14 +14,19 @@ fulfil_cli = AppGroup("fulfil", help="fulfil administration.")
 @click.option("--name", "display_name", default="", help="Name shown in the audit trail.")
 @click.password_option()
 def create_user(username, role, display_name, password):
-    """Add a user (or reset an existing user's password and role)."""
+    """Add a user (or reset an existing user's password and role, signing them out everywhere)."""
+    from fulfil.auth import accounts
+
     user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None:
-        user = User(username=username)
-        db.session.add(user)
-    user.role = role
-    user.display_name = display_name or user.display_name or username
-    user.set_password(password)
+    try:
+        if user is None:
+            accounts.create_user(username, role, password, display_name=display_name)
+        else:
+            accounts.set_role(user, role)
+            accounts.reset_password(user, password)
+            user.display_name = display_name or user.display_name
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
     db.session.commit()
     click.echo(f"user={username} role={role} saved")
 
@@ -37,7 +42,7 @@ def sync(slug):
     from fulfil.importer import import_account, sync_accounts_from_config
     from fulfil.marketplaces.base import MarketplaceError
     from fulfil.models import MarketplaceAccount
-    from workers.ratelimit import limited_adapter
+    from fulfil.ratelimit import limited_adapter
 
     sync_accounts_from_config()
     from fulfil.marketplaces import KINDS

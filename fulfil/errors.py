@@ -13,16 +13,17 @@ What an error answer says must be true, and drawing it must not need what may be
 import logging
 from urllib.parse import urlsplit
 
-from flask import g, has_request_context, render_template, request, url_for
+from flask import current_app, g, has_request_context, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fulfil import outages
+from fulfil.bulk.parsing import too_large as upload_too_large  # the one wording of the upload limit
 from fulfil.extensions import db
 from fulfil.templating import is_htmx
 
@@ -34,7 +35,6 @@ MESSAGES = {
     404: "There is nothing at this address. The order may have been removed or mistyped.",
     405: "That action cannot be done this way.",
     409: "Someone else changed this while you were working. Reload and try again.",
-    413: "The file is too large. Split it into smaller files and upload them one by one.",
     422: "Some of what you entered is not valid.",
     429: "Too many requests. Wait a moment and try again.",
     500: "Something went wrong on our side. Nothing was saved; try again.",
@@ -145,6 +145,10 @@ def init_app(app):
     def stale(exc):
         db.session.rollback()
         return _render(409, MESSAGES[409])
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        return _render(413, upload_too_large(current_app.config["BULK_MAX_BYTES"]))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -1,4 +1,6 @@
 """Extensions live at module level and are bound to the app in create_app (microblog's shape)."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -18,3 +20,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Failed sign-ins, counted in the app's Redis (fulfil/auth/throttle.py binds the storage).
+# A moving window: no burst of twice the limit across a window's edge. While Redis is down
+# each process keeps counting in memory, so sign-in neither stops nor goes unthrottled.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", in_memory_fallback_enabled=True)

@@ -1,24 +1,28 @@
 """Import: pull new and changed orders from each account and upsert them.
 
 Marketplace-side changes (cancelled, delivered, dispute, shipped elsewhere) are applied
-and audited with source "marketplace". A record that cannot be taken becomes an
-ImportProblem a supervisor sees; it never stops the rest of the import. Running the
-import twice changes nothing the second time.
+and audited with source "marketplace". Marketplace data is input too: each order is
+checked first (fulfil.marketplaces._sanitize) — text cleaned and cut with a data warning
+on the order, unfit ids, quantities or amounts refused. A record that cannot be taken
+becomes an ImportProblem a supervisor sees, in words; it never stops the rest of the
+import. Running the import twice changes nothing the second time.
 """
 import json
 import logging
 from dataclasses import asdict
 
 from flask import current_app
+from sqlalchemy import exc as sa_exc
 
-from fulfil import marketplaces
+from fulfil import marketplaces, outages
 from fulfil.catalogue.service import learn_from_lines
 from fulfil.extensions import db
+from fulfil.marketplaces._sanitize import UnfitOrder, check_order, clean_text
 from fulfil.marketplaces.base import MarketplaceError
 from fulfil.models import Event, ImportProblem, MarketplaceAccount, Order, OrderLine, Shipment, ShipmentLine
 from fulfil.outbox import refresh_sync_state
 from fulfil.search import index_order
-from fulfil.status import STATUS_LABELS, is_open
+from fulfil.status import STATUS_LABELS, is_open, status_effects
 from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,8 @@ log = logging.getLogger(__name__)
 PROGRESS = {"on_hold": 0, "new": 1, "to_pack": 2, "ready": 3, "in_transit": 4, "delivered": 5}
 # Statuses only the marketplace decides: always taken, even over unsent local changes.
 MARKETPLACE_DECIDES = {"cancelled", "dispute", "not_accepted", "delivered"}
-ORDER_FIELDS = ("order_number", "raw_status", "raw_substatus", "fulfilment_mode", "ordered_at",
+ORDER_FIELDS = ("order_number", "raw_status", "raw_substatus", "fulfilment_mode", "delivery_scheme",
+                "remote_actions", "ordered_at",
                 "ship_by", "buyer_name", "buyer_email", "buyer_phone", "address_line1",
                 "address_line2", "city", "region", "postal_code", "country", "currency", "total",
                 "remote_updated_at")
@@ -87,36 +92,67 @@ def import_account(account, adapter=None, max_pages=200):
 
 
 def _upsert_isolated(account, remote):
-    """Upsert one order in a savepoint so one bad record never spoils the page."""
+    """Check one order's data, then upsert it in a savepoint: one bad record never spoils
+    the page. A refused or failed record becomes an import problem in words; the exception
+    itself (SQL and bound parameters included) goes to the log only."""
+    raw = json.dumps(asdict(remote), default=str)[:20000]  # before check_order cleans it
     try:
+        warnings = check_order(remote, account.marketplace_label)
         with db.session.begin_nested():
-            changed = upsert_order(account, remote)
+            changed = upsert_order(account, remote, warnings)
         return 1 if changed else 0
+    except UnfitOrder as exc:
+        log.warning("import=record_refused account=%s external_id=%r reason=%r",
+                    account.slug, remote.external_id, str(exc))
+        _record_problem(account, remote.external_id, str(exc), raw)
+        return 0
     except Exception as exc:  # a poison record: keep it for a person, go on with the rest
-        log.warning("import=record_failed account=%s external_id=%s error=%r",
-                    account.slug, remote.external_id, exc)
-        _record_problem(account, remote.external_id, f"{exc.__class__.__name__}: {exc}",
-                        json.dumps(asdict(remote), default=str)[:20000])
+        if outages.cause(exc):
+            raise  # the database or Redis is away: not this record's fault, the job retries
+        log.warning("import=record_failed account=%s external_id=%r", account.slug,
+                    remote.external_id, exc_info=exc)
+        _record_problem(account, remote.external_id, _failure_message(exc, account), raw)
         return 0
 
 
+def _failure_message(exc, account):
+    """What the Sync problems page says about a record that could not be saved."""
+    if isinstance(exc, sa_exc.DataError):
+        what = "the database refused one of its values (too long, out of range or not storable)"
+    elif isinstance(exc, sa_exc.IntegrityError):
+        what = "the database refused it, as it conflicts with data already saved"
+    else:
+        what = f"an unexpected error ({type(exc).__name__})"
+    return (f"fulfil could not save this {account.marketplace_label} order: {what}. The details are in "
+            "the import log (import=record_failed).")
+
+
 def _record_problem(account, external_id, message, raw):
+    # Whatever the marketplace sent is stored cleaned: the problem must save even when the
+    # order could not (a NUL byte, a 10,000-character id).
+    external_id = clean_text(external_id)[:ImportProblem.external_id.type.length] if external_id else external_id
+    message = clean_text(message)
+    raw = clean_text(raw if isinstance(raw, str) else json.dumps(raw, default=str))
     exists = db.session.scalar(db.select(ImportProblem.id).where(
         ImportProblem.account_id == account.id, ImportProblem.external_id == external_id,
         ImportProblem.error == message, ImportProblem.resolved_at.is_(None)))
     if exists is None:
-        db.session.add(ImportProblem(account_id=account.id, external_id=external_id,
-                                     error=message, raw=raw if isinstance(raw, str) else json.dumps(raw, default=str)))
+        db.session.add(ImportProblem(account_id=account.id, external_id=external_id, error=message, raw=raw))
 
 
-def upsert_order(account, remote):
-    """Create or update the order for `remote` (a RemoteOrder). Returns True if anything changed."""
+def upsert_order(account, remote, warnings=()):
+    """Create or update the order for `remote` (a RemoteOrder, checked by check_order, whose
+    `warnings` it keeps on the order). Returns True if anything changed."""
     order = db.session.scalar(db.select(Order).where(Order.account_id == account.id,
                                                      Order.external_id == remote.external_id))
     created = order is None
     if created:
+        # Imported already shipped or delivered: the order-level dates too (the stuck-in-transit
+        # list and the statistics read them).
+        first_shipped = min((s.shipped_at for s in remote.shipments if s.shipped_at), default=None)
         order = Order(account=account, marketplace=account.kind, external_id=remote.external_id,
-                      status=remote.status, open_to_ship=is_open(remote.status))
+                      **status_effects(remote.status, remote.shipped_at or first_shipped, remote.delivered_at,
+                                       now=remote.updated_at or remote.ordered_at))
         db.session.add(order)
     changed = created
     for name in ORDER_FIELDS:
@@ -124,6 +160,9 @@ def upsert_order(account, remote):
         if value is not None and getattr(order, name) != value:
             setattr(order, name, value)
             changed = True
+    if (order.import_warnings or []) != list(warnings):
+        order.import_warnings = list(warnings) or None
+        changed = True
     if order.ship_by is None:
         # FBO and on-hold orders may come without a deadline; lists still need one to sort by.
         order.ship_by = remote.ordered_at or utcnow()

@@ -11,7 +11,7 @@
 """
 from urllib.parse import urlsplit
 
-from flask import abort, request
+from flask import abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 # The largest value an Integer column holds on PostgreSQL (SQLite's are 64-bit).
@@ -66,11 +66,20 @@ def _has_nul(values):
     return any("\x00" in key or any("\x00" in value for value in values.getlist(key)) for key in values)
 
 
+def takes_raw_text(view):
+    """Mark a view whose form carries pasted data (a spreadsheet's text) that its own parser
+    reads, NULs and all: refusing the whole paste for one stray byte would lose it."""
+    view.takes_raw_text = True
+    return view
+
+
 def refuse_nul():
     """before_request: a NUL anywhere in the path, query string or form fields is a 400."""
     if "\x00" in request.path or _has_nul(request.args):
         abort(400, NUL_MESSAGE)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _has_nul(request.form):
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not getattr(view, "takes_raw_text", False) \
+            and _has_nul(request.form):
         abort(400, NUL_MESSAGE)
 
 

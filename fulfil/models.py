@@ -3,6 +3,8 @@
 Model methods add to the session but never commit: the view (or job) owns the
 transaction, so a change, its audit event and its outbox entry commit together.
 """
+import re
+import secrets
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -10,7 +12,6 @@ from sqlalchemy import Index, UniqueConstraint
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fulfil.extensions import db, login_manager
-from fulfil.inputs import parse_id
 from fulfil.timeutil import utcnow
 
 ROLES = ("warehouse", "seller", "supervisor", "admin")
@@ -18,7 +19,17 @@ MARKETPLACES = ("ozon", "walmart", "wish")
 MARKETPLACE_LABELS = {"ozon": "Ozon", "walmart": "Walmart", "wish": "Wish", "amazon_mcf": "Amazon MCF"}
 
 
+def new_session_token():
+    return secrets.token_hex(16)
+
+
+SESSION_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
 class User(UserMixin, db.Model):
+    """A person who signs in. Sessions and remember-me cookies name the user by
+    `session_token`, not by id: a new token (sign-out, a password or role change,
+    deactivation) ends every session the user has, on every device."""
     __tablename__ = "users"
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(80), nullable=False, unique=True)
@@ -27,9 +38,17 @@ class User(UserMixin, db.Model):
     role = db.Column(db.String(20), nullable=False, default="warehouse")
     active = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
+
+    def get_id(self):
+        return self.session_token
+
+    def end_sessions(self):
+        """Sign this user out everywhere: cookies naming the old token no longer load anyone."""
+        self.session_token = new_session_token()
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
@@ -44,10 +63,10 @@ class User(UserMixin, db.Model):
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    """The session's user; an id that is no user id (a forged or damaged cookie) is nobody."""
-    user_id = parse_id(user_id)
-    return db.session.get(User, user_id) if user_id is not None else None
+def load_user(session_token):
+    if not isinstance(session_token, str) or not SESSION_TOKEN.fullmatch(session_token):
+        return None  # a cookie from before session tokens, or not ours: nobody
+    return db.session.scalar(db.select(User).where(User.session_token == session_token, User.active))
 
 
 class MarketplaceAccount(db.Model):
@@ -85,6 +104,11 @@ class Order(db.Model):
     raw_status = db.Column(db.String(60), nullable=False, default="")
     raw_substatus = db.Column(db.String(60))
     fulfilment_mode = db.Column(db.String(20), nullable=False, default="seller")  # FBS rFBS FBO seller
+    # Who carries the parcel, in the marketplace's words (Ozon: tpl_integration_type): it
+    # decides whether the seller gives a tracking number and reports delivery steps.
+    delivery_scheme = db.Column(db.String(30))
+    # What the marketplace itself says may be done now (Ozon: available_actions); None = not told.
+    remote_actions = db.Column(db.JSON)
     ordered_at = db.Column(db.DateTime)
     ship_by = db.Column(db.DateTime, nullable=False)  # never NULL: lists sort and page by it
     shipped_at = db.Column(db.DateTime)
@@ -107,6 +131,9 @@ class Order(db.Model):
     # 'synced' | 'pending' | 'failed': the worst state of the order's outbox entries.
     sync_state = db.Column(db.String(10), nullable=False, default="synced")
     remote_updated_at = db.Column(db.DateTime)
+    # What the last import had to change in the marketplace's data to keep it (a cut name,
+    # a removed NUL byte...): a list of sentences shown on the order page, or NULL.
+    import_warnings = db.Column(db.JSON)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     version = db.Column(db.Integer, nullable=False, default=1)
@@ -237,9 +264,6 @@ class Event(db.Model):
     __table_args__ = (Index("ix_events_order_created", "order_id", "created_at"),)
 
 
-OUTBOX_STATES = ("pending", "sending", "confirmed", "failed")
-
-
 class OutboxEntry(db.Model):
     """One change the marketplace must learn; written in the same transaction as the change."""
     __tablename__ = "outbox_entries"
@@ -252,7 +276,7 @@ class OutboxEntry(db.Model):
     attempts = db.Column(db.Integer, nullable=False, default=0)
     next_attempt_at = db.Column(db.DateTime)
     last_error = db.Column(db.Text)  # the marketplace's own words
-    error_kind = db.Column(db.String(20))  # retryable | rate_limited | permanent
+    error_kind = db.Column(db.String(20))  # retryable | rate_limited | permanent | cancelled (at the marketplace)
     idempotency_key = db.Column(db.String(80), nullable=False, unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -285,3 +309,6 @@ class ImportProblem(db.Model):
 from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  (catalogue tables)
 from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)
 from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)
+from fulfil.auth.models import AuthEvent  # noqa: E402,F401  (sign-in audit)
+from fulfil.aftersales.models import Recall  # noqa: E402,F401  (after-sales)
+from fulfil.accounts.models import WishConnection  # noqa: E402,F401  (Wish OAuth tokens)

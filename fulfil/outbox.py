@@ -6,14 +6,16 @@ the reconciler finds entries left pending and enqueues them again.
 """
 import logging
 import uuid
+from types import SimpleNamespace
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from fulfil import outages
 from fulfil.extensions import db
-from fulfil.models import OutboxEntry
+from fulfil.jobs import enqueue_push
+from fulfil.models import Order, OutboxEntry
 from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,30 @@ def refresh_sync_state(order):
         db.select(OutboxEntry.state).where(OutboxEntry.order_id == order.id,
                                            OutboxEntry.state != "confirmed")))
     order.sync_state = "failed" if "failed" in states else ("pending" if states else "synced")
+
+
+def store_sync_state(order_ids):
+    """Set each order's sync_state (refresh_sync_state decides it).
+
+    Written with a plain UPDATE rather than through the ORM, which would bump the order's
+    version: a tablet showing the order would then get a false "changed by someone else"
+    on its next save just because a push finished.
+    """
+    for order_id in order_ids:
+        holder = SimpleNamespace(id=order_id, sync_state=None)
+        refresh_sync_state(holder)
+        db.session.execute(update(Order.__table__).where(Order.__table__.c.id == order_id)
+                           .values(sync_state=holder.sync_state,
+                                   updated_at=Order.__table__.c.updated_at))
+
+
+def retry(entries):
+    """A person asks to send failed entries again (not committed: the caller commits, then
+    calls enqueue_entries). Their error stays visible until the next attempt replaces it."""
+    now = utcnow()
+    for entry in entries:
+        entry.state, entry.next_attempt_at = "pending", now
+    store_sync_state({e.order_id for e in entries})
 
 
 @event.listens_for(Session, "after_flush")
@@ -69,7 +95,6 @@ def enqueue_entries(entry_ids):
     """Hand entries to the push workers; a failure here is logged, never raised (the
     reconciler will pick the entries up)."""
     try:
-        from workers.push import enqueue_push
         enqueue_push(entry_ids)
     except Exception as exc:  # Redis down, etc.: the reconciler re-enqueues later
         if outages.report(exc, "outbox enqueue") is None:

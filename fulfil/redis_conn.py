@@ -77,6 +77,11 @@ def get_redis(app=None):
     return _client(url)
 
 
+def key(app, *parts):
+    """A Redis key in fulfil's namespace (the queue prefix), e.g. fulfil:lock:order:12."""
+    return ":".join((app.config["RQ_QUEUE_PREFIX"],) + tuple(str(p) for p in parts))
+
+
 def main():
     """`python -m fulfil.redis_conn`: make sure a Redis is there for `make run`.
 

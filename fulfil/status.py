@@ -39,7 +39,10 @@ class Action:
     label: str
     from_statuses: frozenset
     to_status: str | None  # None: the status stays (e.g. tracking corrected)
-    pushes: bool = True  # False: fulfil-only change, nothing to tell the marketplace
+    # True: the marketplace must allow it (its supported_actions). False: fulfil's own step,
+    # always possible, which a marketplace with a call for it may still be told of (its
+    # `pushes(order, action)`: an Ozon "not accepted" posting's dispute is filed at Ozon).
+    pushes: bool = True
 
 
 ACTIONS = {a.name: a for a in (
@@ -53,6 +56,8 @@ ACTIONS = {a.name: a for a in (
                                                      "not_accepted", "dispute", "cancelled"}),
            None, pushes=False),
     Action("close_dispute", "Close dispute", frozenset(STATUSES), None, pushes=False),
+    # A disputed parcel goes back to waiting for shipment (Ozon /v2/posting/fbs/awaiting-delivery).
+    Action("hand_on", "Hand over again", frozenset({"dispute"}), "ready"),
 )}
 
 
@@ -77,7 +82,8 @@ def _why_not(order, action, supported):
     if action.name == "update_tracking" and not order.shipments:
         return "There is no package with a tracking number on this order yet."
     if action.pushes and action.name not in supported(order):
-        return f"{order.account.marketplace_label} does not allow “{action.label}” for this order."
+        return _refusal(order, action.name) or \
+            f"{order.account.marketplace_label} does not allow “{action.label}” for this order."
     return None
 
 
@@ -86,9 +92,30 @@ def _supported(order):
     return supported_actions(order)
 
 
+def _refusal(order, name):
+    from fulfil.marketplaces import refusal
+    return refusal(order, name)
+
+
 def allowed_actions(order):
     """Names of the actions a person may take on this order now, in display order."""
     return [name for name, action in ACTIONS.items() if _why_not(order, action, _supported) is None]
+
+
+def refusals(order):
+    """What the marketplace says about actions the order's status would allow but it does
+    not (marked goods Ozon packs only in its seller area, a carrier that takes no tracking
+    number from the seller): one message each, to show beside the buttons."""
+    if order.is_read_only:
+        return []
+    supported = _supported(order)
+    messages = []
+    for action in ACTIONS.values():
+        if action.pushes and order.status in action.from_statuses and action.name not in supported:
+            message = _refusal(order, action.name)
+            if message and message not in messages:
+                messages.append(message)
+    return messages
 
 
 def check_action(order, name):

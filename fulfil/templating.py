@@ -5,6 +5,7 @@ from fulfil import timeutil
 from fulfil.models import MARKETPLACE_LABELS
 from fulfil.status import STATUS_HINTS, STATUS_LABELS
 from fulfil.tracking import CARRIERS
+from fulfil.wording import changed_by, plural
 
 
 def is_htmx():
@@ -36,8 +37,9 @@ def init_app(app):
     app.jinja_env.filters["local"] = _local
     app.jinja_env.filters["money"] = _money
     app.jinja_env.filters["lateness"] = timeutil.lateness
+    app.jinja_env.filters["plural"] = plural
     app.jinja_env.filters["time_left"] = timeutil.time_left
     app.jinja_env.globals.update(
         STATUS_LABELS=STATUS_LABELS, STATUS_HINTS=STATUS_HINTS, CARRIERS=CARRIERS,
-        MARKETPLACE_LABELS=MARKETPLACE_LABELS, is_htmx=is_htmx,
+        MARKETPLACE_LABELS=MARKETPLACE_LABELS, is_htmx=is_htmx, changed_by=changed_by,
     )

@@ -49,7 +49,7 @@ def lateness(ship_by, now=None):
     hours = minutes // 60
     if hours < 48:
         return f"{hours} h late"
-    return f"{hours // 24} days late"
+    return f"{hours // 24} days late"  # never 1: under 48 h says hours
 
 
 def time_left(ship_by, now=None):

@@ -38,8 +38,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Flask, abort, jsonify, make_response, request
 
-from fulfil.tracking import make_tracking_number
-from simulators.common import PRODUCTS, admin_blueprint, inject_faults, iso
+from simulators.common import PRODUCTS, admin_blueprint, fake_tracking_number, inject_faults, iso
 
 BASE = "/fba/outbound/2020-07-01"
 DEFAULT_CREDENTIALS = {"client_id": "amzn1.application-oa2-client.mcfsim",
@@ -541,10 +540,7 @@ def ship(state, order, when):
     for shipment in order["shipments"]:
         carrier = rng.choice(carriers)
         number = next(_PACKAGE_NUMBERS)
-        if carrier == "AMZN_US":
-            tracking = "TBA" + "".join(rng.choice("0123456789") for _ in range(12))
-        else:
-            tracking = make_tracking_number(carrier.lower(), rng)
+        tracking = fake_tracking_number("amazon" if carrier == "AMZN_US" else carrier.lower(), rng)
         for item in shipment["fulfillmentShipmentItem"]:
             item["packageNumber"] = number
         shipment.update({"fulfillmentShipmentStatus": "SHIPPED", "shippingDate": iso(shipped_at),

@@ -2,8 +2,8 @@
 
 A simulator is a Flask app built by `simulators.<kind>.create_app(state)`. Its API routes
 behave like the marketplace's; `/_sim/...` routes (not part of any marketplace) let tests,
-benchmarks and the demo inject faults, generate orders, trigger marketplace-side events
-and read the log of every write each order received.
+benchmarks and the demo inject faults, generate orders, set bad data inside an order,
+trigger marketplace-side events and read the log of every write each order received.
 """
 import json
 import logging
@@ -199,6 +199,26 @@ def admin_blueprint(state, generate, event):
             order = state.orders.get(order_id)
             return (jsonify(order), 200) if order else (jsonify(error="no such order"), 404)
 
+    @bp.post("/orders/<order_id>")
+    def edit_order(order_id):
+        """Set values inside a stored order, as a marketplace with bad data would send them:
+        {"set": [[["products", 0, "quantity"], -3], ...]} (a path of keys and list indexes)."""
+        changes = (request.get_json(force=True) or {}).get("set") or []
+        with state.lock:
+            order = state.orders.get(order_id)
+            if order is None:
+                return jsonify(error="no such order"), 404
+            try:
+                for path, value in changes:
+                    *parents, last = path
+                    target = order
+                    for key in parents:
+                        target = target[key]
+                    target[last] = value
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                return jsonify(error=f"cannot set {path!r}: {exc!r}"), 400
+            return jsonify(order)
+
     return bp
 
 
@@ -269,6 +289,80 @@ def fake_ship_by(rng, now=None):
     if bucket < 0.5:
         return now + timedelta(hours=rng.uniform(0.5, 10))  # due today-ish
     return now + timedelta(hours=rng.uniform(12, 96))
+
+
+# -- tracking numbers carriers really issue -------------------------------------------------
+# The simulators' own knowledge of carrier number formats (public format descriptions:
+# UPS 1Z with its mod-10 check character, USPS IMpb 22 digits with the GS1 mod-10 check
+# digit, UPU S10 for postal services, FedEx Express 12 and DHL Express 10 digits with their check digits), so generated
+# shipped orders carry numbers a careful client accepts. Never taken from fulfil.
+
+def _digits(rng, count):
+    return "".join(rng.choice("0123456789") for _ in range(count))
+
+
+def s10_number(rng, prefix, country):
+    """UPU S10: 2 letters, 8 digits, a check digit (weights 8 6 4 2 3 5 9 7, mod 11), country."""
+    serial = _digits(rng, 8)
+    check = 11 - sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7))) % 11
+    check = {10: 0, 11: 5}.get(check, check)
+    return f"{prefix}{serial}{check}{country}"
+
+
+def _ups_number(rng):
+    # 6 shipper characters, service 03 (Ground), 7 package digits, the check character
+    body = "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(6)) + "03" + _digits(rng, 7)
+    total = sum((int(ch) if ch.isdigit() else (ord(ch) - 63) % 10) * (2 if i % 2 else 1)
+                for i, ch in enumerate(body))
+    return "1Z" + body + str((10 - total % 10) % 10)
+
+
+def _fedex_number(rng):
+    """FedEx Express 12 digits: weights 3 1 7 over the first 11, mod 11, mod 10."""
+    body = _digits(rng, 11)
+    total = sum(int(d) * w for d, w in zip(body, (3, 1, 7) * 4))
+    return body + str(total % 11 % 10)
+
+
+def _dhl_number(rng):
+    """DHL Express 10 digits: the check digit is the first nine, mod 7."""
+    body = _digits(rng, 9)
+    return body + str(int(body) % 7)
+
+
+def _usps_number(rng):
+    body = "94" + _digits(rng, 19)
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+TRACKING_FORMATS = {
+    "ups": _ups_number,
+    "usps": _usps_number,
+    "fedex": _fedex_number,
+    "dhl": _dhl_number,
+    "amazon": lambda rng: "TBA" + _digits(rng, 12),  # Amazon Logistics
+    "china_post": lambda rng: s10_number(rng, "R" + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"), "CN"),
+    "yanwen": lambda rng: s10_number(rng, "U" + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"), "YP"),
+    "4px": lambda rng: "4PX" + _digits(rng, 13) + "CN",
+    "yunexpress": lambda rng: "YT" + _digits(rng, 16),
+    "russian_post": lambda rng: s10_number(rng, "R" + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"), "RU"),
+}
+TRACKING_PAGES = {
+    "ups": "https://www.ups.com/track?tracknum={n}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={n}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={n}",
+    "dhl": "https://www.dhl.com/en/express/tracking.html?AWB={n}",
+}
+
+
+def fake_tracking_number(carrier, rng):
+    """A number in `carrier`'s format (a key of TRACKING_FORMATS)."""
+    return TRACKING_FORMATS[carrier](rng)
+
+
+def tracking_page(carrier, number):
+    return TRACKING_PAGES[carrier].format(n=number) if carrier in TRACKING_PAGES else None
 
 
 class _KeepAllHeaders(WSGIRequestHandler):

@@ -7,11 +7,31 @@ The contract is ../shared/marketplaces/specs/ozon-seller.openapi.json; the list 
 /v4/posting/fbs/list and /v3/posting/fbo/list are not in it and follow marketplaces/ozon.md.
 
 Choices where Ozon's documents are silent or where the spec and Ozon disagree:
-- FBS or rFBS is told by `tpl_integration_type`: "ozon" means Ozon's logistics carries the
-  posting (FBS); anything else ("non_integrated": the seller delivers) is rFBS. As on Ozon,
-  only rFBS postings carry `customer` and `addressee`, and only rFBS takes tracking numbers.
-- Ozon sends `customer`, `addressee`, `delivering_date` as null when empty; the spec's
-  schemas do not allow null, so the simulator leaves those keys out.
+- Who carries a posting is its `tpl_integration_type` (the spec's v3FbsPostingDetail
+  describes the four kinds; see SELLER_TRACKING, SELLER_REPORTS): "ozon" is FBS, the others
+  rFBS. As on Ozon, only rFBS postings carry `customer` and `addressee`. Only a seller who
+  books the carrier ("3pl_tracking", "non_integrated") sets tracking numbers, and only one
+  who delivers himself ("non_integrated") reports delivering / last mile / delivered (the
+  actions are named non_int_*). An "aggregator" posting gets Ozon's own tracking number
+  when packed.
+- Marked goods (generate(..., marked=True)): `available_actions` holds
+  "ship_with_additional_info" and `requirements.products_requiring_mandatory_mark` the
+  SKUs; /v4/posting/fbs/ship refuses them with the simulator's own POSTING_NEEDS_MARKS.
+- Disputes: a posting not accepted at the sorting centre offers "arbitration"
+  (/v2/posting/fbs/arbitration moves it to `arbitration`); an arbitration posting offers
+  "awaiting_delivery" (/v2/posting/fbs/awaiting-delivery moves it to `awaiting_deliver`).
+  Both answer {"result": true}. A repeat for a posting already there answers true again
+  and changes nothing (logged "unchanged"); any other posting is refused with
+  HAS_INCORRECT_STATUS and nothing is changed for any posting of the request.
+- Cancel reasons per posting (/v1/posting/fbs/cancel-reason, which the spec names in the
+  description of /v2/posting/fbs/cancel): 352, 400, 402 while not packed; once packed the
+  goods exist, so 352 "out of stock" is no longer offered. /v2/posting/fbs/cancel takes only
+  a reason offered for that posting.
+- `customer`, `addressee` and `delivering_date` are null when empty, as in the spec's own
+  examples and as Ozon sends them (its schemas, which do not allow null, are not followed).
+- Money: the v4 list gives a product's price as Ozon's money object
+  {"amount": "1390.0000", "currency": "RUB"} (the generated v4 models of other clients);
+  the v3 methods in the spec give the string "1390.0000" beside `currency_code`.
 - Packing runs in the background: while it runs `available_actions` holds
   "ship_async_in_process"; a failed run leaves the posting in awaiting_packaging with
   substatus "ship_failed" and the action "ship_async_retry" (both names are Ozon's).
@@ -81,6 +101,15 @@ UNFULFILLED = frozenset({"awaiting_registration", "acceptance_in_progress", "awa
 SELLER_CANCEL_REASONS = {352: "Товар закончился у продавца", 400: "Остался только бракованный товар",
                          402: "Другое (вина продавца)"}
 OTHER_REASON = 402
+OUT_OF_STOCK = 352
+# tpl_integration_type (the spec's v3FbsPostingDetail): "ozon" Ozon logistics, "aggregator"
+# an outside carrier Ozon registers the order with, "3pl_tracking" an outside carrier the
+# seller registers it with, "non_integrated" the seller's own delivery.
+SELLER_TRACKING = frozenset({"3pl_tracking", "non_integrated"})  # set_track_number
+SELLER_REPORTS = frozenset({"non_integrated"})  # non_int_delivering / _last_mile / _delivered
+# The rFBS kinds in a generated mix (an explicit scheme="rfbs" is "non_integrated").
+RFBS_TPL_WEIGHTS = {"non_integrated": 6, "3pl_tracking": 2, "aggregator": 2}
+MARKS_ACTION = "ship_with_additional_info"
 
 FBS_STATUS_WEIGHTS = {"awaiting_packaging": 45, "awaiting_deliver": 15, "delivering": 10,
                       "driver_pickup": 2, "delivered": 12, "cancelled": 6, "arbitration": 2,
@@ -178,11 +207,20 @@ def _when(value):
     return datetime.fromisoformat(value)
 
 
-def _public(posting, with_=None):
-    """The posting as Ozon shows it: no simulator bookkeeping, analytics only when asked."""
+def _public(posting, with_=None, money=False):
+    """The posting as Ozon shows it: no simulator bookkeeping, analytics only when asked,
+    prices as money objects where the method is a v4 list (`money`)."""
     shown = {k: v for k, v in posting.items() if not k.startswith("_")}
     if not (with_ or {}).get("analytics_data"):
         shown.pop("analytics_data", None)
+    if money:
+        shown["products"] = [_v4_product(p) for p in posting["products"]]
+    return shown
+
+
+def _v4_product(product):
+    shown = {k: v for k, v in product.items() if k != "currency_code"}
+    shown["price"] = {"amount": product["price"], "currency": product["currency_code"]}
     return shown
 
 
@@ -277,17 +315,17 @@ def _offset_page(postings, body, date_key):
 
 # -- read calls --------------------------------------------------------------------------------
 
-def _cursor_list(state, body, fbo, date_field):
+def _cursor_list(state, body, fbo, date_field, money=False):
     """The v4 FBS and v3 FBO lists: the same filter and cursor paging over other postings."""
     filt = body.get("filter") or {}
     selected = _select(_postings(state, fbo=fbo), filt, date_field, set(filt.get("statuses") or ()))
     page, cursor, has_next = _cursor_page(selected, body, date_field)
-    return {"postings": [_public(p, body.get("with")) for p in page], "cursor": cursor,
+    return {"postings": [_public(p, body.get("with"), money) for p in page], "cursor": cursor,
             "has_next": has_next}
 
 
 def fbs_list_v4(state, body):
-    return _cursor_list(state, body, fbo=False, date_field="in_process_at")
+    return _cursor_list(state, body, fbo=False, date_field="in_process_at", money=True)
 
 
 def fbs_list_v3(state, body):
@@ -334,15 +372,29 @@ def fbo_get_v2(state, body):
 # -- write calls -------------------------------------------------------------------------------
 
 def _actions(posting):
-    """available_actions as Ozon derives them from the status and the delivery scheme."""
-    status, rfbs = posting["status"], posting["_scheme"] == "rfbs"
+    """available_actions as Ozon derives them from the status and who carries the posting."""
+    status, tpl = posting["status"], posting.get("tpl_integration_type")
+    tracks = ["set_track_number"] if tpl in SELLER_TRACKING else []
     if status == "awaiting_packaging":
-        return ["cancel", "ship_async"]
+        return ["cancel", MARKS_ACTION if posting.get("_marked") else "ship_async"]
     if status == "awaiting_deliver":
-        return ["cancel", "set_track_number", "non_int_delivering"] if rfbs else ["cancel"]
-    if status == "delivering" and rfbs:
-        return ["set_track_number", "non_int_delivered", "non_int_last_mile"]
+        return ["cancel", *tracks, *(["non_int_delivering"] if tpl in SELLER_REPORTS else [])]
+    if status == "delivering":
+        return [*tracks, *(["non_int_delivered", "non_int_last_mile"] if tpl in SELLER_REPORTS else [])]
+    if status == "not_accepted":
+        return ["arbitration"]
+    if status == "arbitration":
+        return ["awaiting_delivery"]
     return []
+
+
+def _cancel_reason_ids(posting):
+    """The reasons /v1/posting/fbs/cancel-reason offers for this posting now."""
+    if posting["_scheme"] == "fbo" or posting["status"] not in CANCELLABLE:
+        return ()
+    if posting["status"] == "awaiting_deliver":
+        return tuple(i for i in SELLER_CANCEL_REASONS if i != OUT_OF_STOCK)
+    return tuple(SELLER_CANCEL_REASONS)
 
 
 def _set_status(posting, status, substatus=None):
@@ -352,8 +404,11 @@ def _set_status(posting, status, substatus=None):
         return
     posting["substatus"] = substatus or SUBSTATUS.get(status, "")
     posting["available_actions"] = _actions(posting)
+    if status in PACKED and posting.get("tpl_integration_type") == "aggregator" and not posting["tracking_number"]:
+        # Ozon registers the parcel with its partner carrier and holds the number.
+        posting["tracking_number"] = f"OZA{zlib.crc32(posting['posting_number'].encode()):010d}"
     if status == "delivering":
-        posting.setdefault("delivering_date", posting["_changed_at"])
+        posting["delivering_date"] = posting.get("delivering_date") or posting["_changed_at"]
 
 
 def fbs_ship_v4(state, body):
@@ -370,6 +425,8 @@ def fbs_ship_v4(state, body):
         raise ApiError(400, "POSTING_ALREADY_SHIPPED")
     if posting["status"] != "awaiting_packaging":
         raise ApiError(400, "HAS_INCORRECT_STATUS")
+    if MARKS_ACTION in posting["available_actions"]:
+        raise ApiError(400, "POSTING_NEEDS_MARKS")
     packages = _packages(posting, body.get("packages"))
     numbers = _split(state, posting, packages)
     state.log_write(posting["posting_number"], "ship", body, outcome="in_process")
@@ -513,7 +570,7 @@ def fbs_cancel(state, body):
         raise ApiError(400, "POSTING_ALREADY_CANCELLED")
     if posting["status"] not in CANCELLABLE:
         raise ApiError(400, "HAS_INCORRECT_STATUS")
-    if reason_id not in SELLER_CANCEL_REASONS:
+    if reason_id not in _cancel_reason_ids(posting):
         raise ApiError(400, "HAS_INCORRECT_CANCEL_REASON")
     if reason_id == OTHER_REASON and not message.strip():
         raise ApiError(400, "CANCEL_REASON_MESSAGE_REQUIRED")
@@ -525,6 +582,52 @@ def fbs_cancel(state, body):
     _set_status(posting, "cancelled")
     state.log_write(posting["posting_number"], "cancel", body)
     return {"result": True}
+
+
+def _dispute_move(state, body, call, action, to_status, already):
+    """arbitration / awaiting-delivery: all postings or none; a repeat changes nothing."""
+    numbers = body.get("posting_number")
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= 100 or \
+            not all(isinstance(n, str) for n in numbers):
+        raise ApiError(400, "posting_number must list 1 to 100 postings")
+    postings = [_find(state, number) for number in numbers]
+    for posting in postings:
+        if action not in posting["available_actions"] and not already(posting):
+            raise ApiError(400, "HAS_INCORRECT_STATUS")
+    for posting in postings:
+        number = posting["posting_number"]
+        if already(posting):
+            state.log_write(number, call, {"posting_number": [number]}, outcome="unchanged")
+            continue
+        _set_status(posting, to_status)
+        posting[f"_{action}"] = True
+        state.log_write(number, call, {"posting_number": [number]})
+    return {"result": True}
+
+
+def fbs_arbitration(state, body):
+    return _dispute_move(state, body, "arbitration", "arbitration", "arbitration",
+                         lambda p: p["status"] == "arbitration")
+
+
+def fbs_awaiting_delivery(state, body):
+    return _dispute_move(state, body, "awaiting-delivery", "awaiting_delivery", "awaiting_deliver",
+                         lambda p: p["status"] == "awaiting_deliver" and p.get("_awaiting_delivery"))
+
+
+def fbs_cancel_reason(state, body):
+    """Reasons a seller may give for each posting asked about (unknown ones are left out)."""
+    numbers = body.get("related_posting_numbers")
+    if not isinstance(numbers, list) or not numbers or not all(isinstance(n, str) for n in numbers):
+        raise ApiError(400, "related_posting_numbers must list posting numbers")
+    result = []
+    for number in numbers:
+        posting = state.orders.get(number)
+        if posting is None or posting["_scheme"] == "fbo":
+            continue
+        result.append({"posting_number": number, "reasons": [
+            {"id": i, "title": SELLER_CANCEL_REASONS[i], "type_id": "seller"} for i in _cancel_reason_ids(posting)]})
+    return {"result": result}
 
 
 ROUTES = {
@@ -539,6 +642,9 @@ ROUTES = {
     "/v2/fbs/posting/delivering": fbs_delivering,
     "/v2/fbs/posting/delivered": fbs_delivered,
     "/v2/posting/fbs/cancel": fbs_cancel,
+    "/v1/posting/fbs/cancel-reason": fbs_cancel_reason,
+    "/v2/posting/fbs/arbitration": fbs_arbitration,
+    "/v2/posting/fbs/awaiting-delivery": fbs_awaiting_delivery,
 }
 
 
@@ -601,14 +707,15 @@ def _new_order(state, now):
             "buyer": fake_person(rng, russian=True)}
 
 
-def _fbs_posting(state, order, scheme, status, products):
+def _fbs_posting(state, order, scheme, status, products, tpl="non_integrated", marked=False):
     rng, buyer = state.rng, order["buyer"]
     rfbs = scheme == "rfbs"
     posting = {
         "posting_number": _free_posting_number(state, order["order_number"]),
         "order_id": order["order_id"], "order_number": order["order_number"],
         "delivery_method": dict(rng.choice(RFBS_METHODS) if rfbs else FBS_METHOD),
-        "tracking_number": "", "tpl_integration_type": "non_integrated" if rfbs else "ozon",
+        "tracking_number": "", "tpl_integration_type": tpl if rfbs else "ozon",
+        "delivering_date": None, "customer": None, "addressee": None,
         "in_process_at": iso(order["in_process_at"]), "shipment_date": iso(order["ship_by"]),
         "cancellation": {"cancel_reason_id": 0, "cancel_reason": "", "cancellation_type": "",
                          "cancelled_after_ship": False, "affect_cancellation_rating": False,
@@ -620,7 +727,10 @@ def _fbs_posting(state, order, scheme, status, products):
                            "is_premium": rng.random() < 0.1, "payment_type_group_name": "картой онлайн",
                            "warehouse_id": FBS_METHOD["warehouse_id"], "warehouse": FBS_METHOD["warehouse"],
                            "is_legal": False},
-        "_scheme": scheme,
+        "requirements": {"products_requiring_gtd": [], "products_requiring_country": [],
+                         "products_requiring_mandatory_mark": [str(p["sku"]) for p in products] if marked else [],
+                         "products_requiring_jw_uin": [], "products_requiring_rnpt": []},
+        "_scheme": scheme, "_marked": marked,
     }
     if rfbs:
         posting["customer"] = {
@@ -630,7 +740,7 @@ def _fbs_posting(state, order, scheme, status, products):
                         "city": buyer["city"], "region": buyer["region"], "zip_code": buyer["postal_code"],
                         "country": "Россия", "comment": ""}}
         posting["addressee"] = {"name": buyer["name"], "phone": buyer["phone"]}
-        if status in PACKED - {"awaiting_deliver"}:
+        if status in PACKED - {"awaiting_deliver"} and tpl in SELLER_TRACKING:
             posting["tracking_number"] = f"800{rng.randint(10**10, 10**11 - 1)}"
     _set_status(posting, status)
     if status == "cancelled":
@@ -658,11 +768,15 @@ def _fbo_posting(state, order, status, products):
     return posting
 
 
-def generate(state, count, scheme=None, status=None, lines=None):
+def generate(state, count, scheme=None, status=None, lines=None, tpl_integration_type=None,
+             marked=False):
     """Add `count` postings; returns their posting numbers.
 
     scheme: "fbs" | "rfbs" | "fbo" (default: a realistic mix); status: force one raw status
-    (any string, so tests can play statuses Ozon adds later); lines: products per posting.
+    (any string, so tests can play statuses Ozon adds later); lines: products per posting;
+    tpl_integration_type: who carries an rFBS posting (default "non_integrated" for
+    scheme="rfbs", a mix otherwise; any string, to play kinds Ozon adds later); marked:
+    goods that need "Честный ЗНАК" codes before packing.
     One order in five is split into two or three postings of the same order_number.
     """
     rng, now = state.rng, utcnow()
@@ -678,7 +792,9 @@ def generate(state, count, scheme=None, status=None, lines=None):
             if chosen == "fbo":
                 posting = _fbo_posting(state, order, raw_status, products)
             else:
-                posting = _fbs_posting(state, order, chosen, raw_status, products)
+                tpl = tpl_integration_type or ("non_integrated" if scheme else rng.choices(
+                    list(RFBS_TPL_WEIGHTS), weights=list(RFBS_TPL_WEIGHTS.values()))[0])
+                posting = _fbs_posting(state, order, chosen, raw_status, products, tpl, bool(marked))
             state.orders[posting["posting_number"]] = posting
             numbers.append(posting["posting_number"])
     return numbers

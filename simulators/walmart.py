@@ -1,7 +1,9 @@
 """Walmart Marketplace (US) simulator: the Orders API v3 calls fulfil uses, over real HTTP.
 
 Like Walmart: POST /v3/token (client credentials; tokens expire), the WM_* headers on every
-call, GET /v3/orders (filters, nextCursor paging, 404 when nothing matches),
+call, GET /v3/orders (filters; createdStartDate defaults to "current date - 7 days" as the
+spec says, whatever other filter is given; nextCursor paging, where a cursor that does not
+come back byte for byte as issued is refused; 404 when nothing matches),
 GET /v3/orders/released, GET /v3/orders/{purchaseOrderId}, acknowledge, shipping (per line;
 carrier enum; otherCarrier needs a trackingURL; 400 for a line already shipped;
 processMode PARTIAL_UPDATE corrects tracking) and cancel (the spec's reasons). Errors come
@@ -10,7 +12,14 @@ per client.
 
 Simulator only (not Walmart):
   GET/POST /_sim/options  {"token_lifetime": seconds, "expire_tokens": true,
-                           "truncated_answers": n (the next n API answers are cut in half)}
+                           "truncated_answers": n (the next n API answers are cut in half),
+                           "order_shape": "wrapped" (default: {"order": {...}}, as the spec's
+                           examples and Walmart answer GET /v3/orders/{id}) or "bare" (the
+                           spec's schema: the order itself, orderDate a date-time string),
+                           "null_optionals": true (optional fields an answer lacks are sent
+                           as null, e.g. address2, trackingURL, otherCarrier, nextCursor)}
+  POST /_sim/generate      {"count", "status", "lines", "quantity", "age_days": orders created
+                           (and last changed) that many days ago}
   POST /_sim/events       {"order_id", "event"}: cancel (the customer cancels the open lines),
                            cancel_request (the customer asks the seller to cancel: intentToCancel),
                            deliver (shipped lines become Delivered), dispute (a customer
@@ -27,20 +36,59 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, jsonify, request
 
-from fulfil.marketplaces.walmart import (
-    CANCELLATION_REASONS, CARRIER_NAMES, CARRIERS, METHOD_CODES,
-)
-from fulfil.tracking import make_tracking_number, tracking_url
 from simulators.common import (
-    admin_blueprint, epoch_ms, fake_person, fake_products, fake_ship_by, inject_faults, iso,
-    utcnow,
+    admin_blueprint, epoch_ms, fake_person, fake_products, fake_ship_by, fake_tracking_number,
+    inject_faults, iso, tracking_page, utcnow,
 )
 
 DEFAULT_CREDENTIALS = {"client_id": "walmart-sim-client", "client_secret": "walmart-sim-secret"}
 TOKEN_LIFETIME = 900  # seconds, as Walmart's
 LIMIT_DEFAULT, LIMIT_MAX = 100, 200
 HISTORY_DAYS = 180  # Walmart lists orders of the last 180 days only
-DEFAULT_CREATED_DAYS = 7  # createdStartDate when the query gives no date at all
+DEFAULT_CREATED_DAYS = 7  # createdStartDate when absent: "Default is current date - 7 days"
+
+# -- Walmart's tables, from specs/walmart-orders.openapi.yaml (never from fulfil) ------------
+# orderLineStatus.status
+LINE_STATUSES = ("Created", "Acknowledged", "Shipped", "Delivered", "Cancelled", "Refund")
+# trackingInfo.carrierName.carrier
+CARRIERS = frozenset({
+    'UPS', 'USPS', 'FedEx', 'Airborne', 'OnTrac', 'DHL Ecommerce - US', 'DHL', 'LS', 'UDS',
+    'UPSMI', 'FDX', 'PILOT', 'ESTES', 'SAIA', 'FDS Express', 'Seko Worldwide', 'HIT Delivery',
+    'FEDEXSP', 'RL Carriers', 'Metropolitan Warehouse & Delivery', 'China Post', 'YunExpress',
+    'Yellow Freight Sys', 'AIT Worldwide Logistics', 'Chukou1', 'Sendle', 'Landmark Global',
+    'Sunyou', 'Yanwen', '4PX', 'GLS', 'OSM Worldwide', 'FIRST MILE', 'AM Trucking', 'CEVA',
+    'India Post', 'SF Express', 'CNE', 'TForce Freight', 'AxleHire', 'LSO', 'Royal Mail',
+    'ABF Freight System', 'WanB', 'Roadrunner Freight', 'Meyer Distribution', 'AAA Cooper',
+    'Canada Post', 'Southeastern Freight Lines', 'Japan Post', 'Correos de Mexico',
+    'XPO Logistics', 'JD Logistics', 'YDH', 'JCEX', 'Flyt', 'Deutsche Post', 'Better Trucks',
+    'Asendia', 'SFC', 'UBI', 'ePost Global', 'YF Logistics', 'RXO', 'Estes Express', 'Shypmax',
+    'WIN.IT America', 'PITT OHIO', 'PostNord Sweden', 'Equick', 'Whistl', 'Tusou', 'Shiprocket',
+    'DTDC', 'PTS',
+})
+# trackingInfo.methodCode
+METHOD_CODES = ("Standard", "Express", "OneDay", "Freight", "WhiteGlove", "Value")
+# orderLineStatus.cancellationReason
+CANCELLATION_REASONS = ("CUSTOMER_REQUESTED_SELLER_TO_CANCEL", "SELLER_CANCEL_PRICING_ERROR",
+                        "SELLER_CANCEL_OUT_OF_STOCK", "SELLER_CANCEL_FRAUD_STOP_SHIPMENT",
+                        "SELLER_CANCEL_ADDRESS_NOT_SERVICEABLE")
+# statusQuantity.unitOfMeasurement
+UNITS = ("EACH", "EA")
+# Error codes. The spec gives the entry's shape (code, field, description, info, severity,
+# category) but no codes; these are the ones Walmart answers with, from its developer pages
+# and public client issues (marketplaces/walmart.md).
+ERROR_CODES = {
+    "unauthorized": "UNAUTHORIZED.GMP_GATEWAY_API",
+    "invalid_token": "INVALID_TOKEN.GMP_GATEWAY_API",
+    "invalid_header": "INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+    "throttled": "REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API",
+    "invalid_content": "INVALID_REQUEST_CONTENT.GMP_ORDER_API",
+    "not_found": "CONTENT_NOT_FOUND.GMP_ORDER_API",
+    "internal": "INTERNAL_SERVER_ERROR.GMP_GATEWAY_API",
+    "unavailable": "SERVICE_UNAVAILABLE.GMP_GATEWAY_API",
+    "gateway_timeout": "GATEWAY_TIMEOUT.GMP_GATEWAY_API",
+    "system": "SYSTEM_ERROR.GMP_GATEWAY_API",
+}
+
 OPEN = ("Created", "Acknowledged")
 SHIPPED = ("Shipped", "Delivered")
 CUSTOMER_REQUEST = "CUSTOMER_REQUESTED_SELLER_TO_CANCEL"
@@ -73,7 +121,7 @@ def orders_error(status, code, description, field="", info="", category="DATA", 
 
 def content_error(message, field=""):
     """Request-content validation's shape: {"errors": [{"code", "message", ...}]}."""
-    response = jsonify(errors=[{"code": "INVALID_REQUEST_CONTENT.GMP_ORDER_API", "message": message,
+    response = jsonify(errors=[{"code": ERROR_CODES["invalid_content"], "message": message,
                                 "category": "DATA", "severity": "ERROR", "field": field}])
     response.status_code = 400
     return response
@@ -85,26 +133,26 @@ def reject(message, field=""):
 
 def refuse(message, field="orderLineStatus"):
     """A request Walmart understood but the order's state does not allow."""
-    abort(orders_error(400, "INVALID_REQUEST_CONTENT.GMP_ORDER_API", message, field))
+    abort(orders_error(400, ERROR_CODES["invalid_content"], message, field))
 
 
 def throttled(wait):
-    response = orders_error(429, "REQUEST_THRESHOLD_VIOLATED.GMP_GATEWAY_API", "Error",
+    response = orders_error(429, ERROR_CODES["throttled"], "Error",
                             "REQUEST_THRESHOLD_VIOLATED", "Request Threshold Violated")
     response.headers["X-Current-Token-Count"] = "0"
     response.headers["X-Next-Replenishment-Time"] = str(now_ms() + int(wait * 1000) + 1)
     return response
 
 
-GATEWAY_FAULTS = {500: "INTERNAL_SERVER_ERROR.GMP_GATEWAY_API", 503: "SERVICE_UNAVAILABLE.GMP_GATEWAY_API",
-                  504: "GATEWAY_TIMEOUT.GMP_GATEWAY_API"}
+GATEWAY_FAULTS = {500: ERROR_CODES["internal"], 503: ERROR_CODES["unavailable"],
+                  504: ERROR_CODES["gateway_timeout"]}
 
 
 def fault_response(status, message, retry_after=None):
     """Injected faults (simulators.common.inject_faults) in Walmart's words."""
     if status == 429:
         return throttled(retry_after or 1.0)
-    return gateway_error(status, GATEWAY_FAULTS.get(status, "SYSTEM_ERROR.GMP_GATEWAY_API"),
+    return gateway_error(status, GATEWAY_FAULTS.get(status, ERROR_CODES["system"]),
                          message, category="SYSTEM")
 
 
@@ -151,7 +199,10 @@ def api_blueprint(state):
     @bp.get("/v3/orders/<purchase_order_id>")
     @guarded()
     def one_order(client_id, purchase_order_id):
-        return jsonify(order=find_order(state, purchase_order_id))
+        order = answer_order(state, find_order(state, purchase_order_id))
+        if state.extra.get("order_shape") == "bare":
+            return jsonify({**order, "orderDate": iso(from_ms(order["orderDate"]))})
+        return jsonify(order=order)
 
     @bp.post("/v3/orders/<purchase_order_id>/acknowledge")
     @guarded()
@@ -164,7 +215,7 @@ def api_blueprint(state):
         if changed:
             touch(state, purchase_order_id)
         state.log_write(purchase_order_id, "acknowledge", None, "applied" if changed else "unchanged")
-        return jsonify(order=order)
+        return jsonify(order=answer_order(state, order))
 
     @bp.post("/v3/orders/<purchase_order_id>/shipping")
     @guarded()
@@ -231,7 +282,7 @@ def guard(state, caller=None):
                 return faulted
             for header in ("WM_SVC.NAME", "WM_QOS.CORRELATION_ID"):
                 if not request.headers.get(header):
-                    return gateway_error(400, "INVALID_REQUEST_HEADER.GMP_GATEWAY_API",
+                    return gateway_error(400, ERROR_CODES["invalid_header"],
                                          f"The {header} header is required.", field=header,
                                          category="REQUEST")
             with state.lock:
@@ -250,7 +301,7 @@ def basic_client(state):
     auth = request.authorization
     if (auth is None or auth.type != "basic" or auth.username != DEFAULT_CREDENTIALS["client_id"]
             or auth.password != DEFAULT_CREDENTIALS["client_secret"]):
-        abort(gateway_error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized",
+        abort(gateway_error(401, ERROR_CODES["unauthorized"], "Unauthorized",
                             "Invalid client ID or client secret.", "UNAUTHORIZED"))
     return auth.username
 
@@ -258,17 +309,17 @@ def basic_client(state):
 def token_client(state):
     issued = state.extra.get("tokens", {}).get(request.headers.get("WM_SEC.ACCESS_TOKEN", ""))
     if issued is None:
-        abort(gateway_error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized",
+        abort(gateway_error(401, ERROR_CODES["unauthorized"], "Unauthorized",
                             "Unauthorized token or invalid service name passed.", "UNAUTHORIZED"))
     if issued["expires"] <= time.time():
-        abort(gateway_error(401, "INVALID_TOKEN.GMP_GATEWAY_API", "Token is invalid or expired",
+        abort(gateway_error(401, ERROR_CODES["invalid_token"], "Token is invalid or expired",
                             "Request a new access token.", "WM_SEC.ACCESS_TOKEN"))
     return issued["client_id"]
 
 
 def options_blueprint(state):
     bp = Blueprint("walmart_options", __name__, url_prefix="/_sim")
-    names = {"token_lifetime", "expire_tokens", "truncated_answers"}
+    names = {"token_lifetime", "expire_tokens", "truncated_answers", "order_shape", "null_optionals"}
 
     @bp.route("/options", methods=["GET", "POST"])
     def options():
@@ -281,11 +332,18 @@ def options_blueprint(state):
                     state.extra["token_lifetime"] = float(changes["token_lifetime"])
                 if "truncated_answers" in changes:
                     state.extra["truncated_answers"] = int(changes["truncated_answers"])
+                if changes.get("order_shape", "wrapped") not in ("wrapped", "bare"):
+                    return jsonify(error="order_shape is wrapped or bare"), 400
+                for name in ("order_shape", "null_optionals"):
+                    if name in changes:
+                        state.extra[name] = changes[name]
                 if changes.get("expire_tokens"):
                     for issued in state.extra.get("tokens", {}).values():
                         issued["expires"] = 0
             return jsonify(token_lifetime=state.extra.get("token_lifetime", TOKEN_LIFETIME),
                            truncated_answers=state.extra.get("truncated_answers", 0),
+                           order_shape=state.extra.get("order_shape", "wrapped"),
+                           null_optionals=bool(state.extra.get("null_optionals")),
                            live_tokens=sum(1 for t in state.extra.get("tokens", {}).values()
                                            if t["expires"] > time.time()))
     return bp
@@ -298,11 +356,14 @@ def order_list(state, released):
     limit = int_param("limit", LIMIT_DEFAULT)
     if not 1 <= limit <= LIMIT_MAX:
         reject(f"limit cannot be larger than {LIMIT_MAX}.", "limit")
+    paging = args.get("hasMoreElements") == "true"
+    if paging and request.query_string.decode("latin-1") not in state.extra.get("cursors", ()):
+        reject("Send nextCursor back exactly as it was received (it is a ready-made query string).",
+               "nextCursor")
     now = utcnow()
     dates = {name: date_param(name) for name in DATE_PARAMS}
-    if not any(dates.values()):
-        dates["createdStartDate"] = epoch_ms(now - timedelta(days=DEFAULT_CREATED_DAYS))
-    dates["createdStartDate"] = max(dates["createdStartDate"] or 0,
+    # The spec: createdStartDate "Default is current date - 7 days", createdEndDate "current date".
+    dates["createdStartDate"] = max(dates["createdStartDate"] or epoch_ms(now - timedelta(days=DEFAULT_CREATED_DAYS)),
                                     epoch_ms(now - timedelta(days=HISTORY_DAYS)))
     # A first page fixes the window's end, so new orders and new changes do not shift the
     # pages behind the cursor (the next import picks them up).
@@ -314,10 +375,10 @@ def order_list(state, released):
     found = [order for order in state.orders.values()
              if listed(order, modified.get(order["purchaseOrderId"], 0), dates, matches, released)]
     found.sort(key=lambda order: (-order["orderDate"], order["purchaseOrderId"]))
-    offset = int_param("poIndex", 0) if args.get("hasMoreElements") == "true" else 0
+    offset = int_param("poIndex", 0) if paging else 0
     page = found[offset:offset + limit]
     if not page:
-        return orders_error(404, "CONTENT_NOT_FOUND.GMP_ORDER_API",
+        return orders_error(404, ERROR_CODES["not_found"],
                             "No Orders found for the given search criteria", "data",
                             "Requested content could not be found.", "APPLICATION", "INFO")
     meta = {"totalCount": len(found), "limit": limit}
@@ -325,8 +386,12 @@ def order_list(state, released):
         cursor = {"limit": limit, "hasMoreElements": "true", "soIndex": len(found),
                   "poIndex": offset + limit, "partnerId": PARTNER_ID, "sellerId": SELLER_ID,
                   **matches, **{name: iso(from_ms(value)) for name, value in dates.items() if value}}
-        meta["nextCursor"] = "?" + urlencode(cursor)
-    return jsonify(list={"meta": meta, "elements": {"order": page}})
+        # Like Walmart's examples: times keep their ":" unescaped.
+        meta["nextCursor"] = "?" + urlencode(cursor, safe=":")
+        state.extra.setdefault("cursors", set()).add(meta["nextCursor"][1:])
+    elif state.extra.get("null_optionals"):
+        meta["nextCursor"] = None
+    return jsonify(list={"meta": meta, "elements": {"order": [answer_order(state, o) for o in page]}})
 
 
 def listed(order, modified, dates, matches, released):
@@ -362,12 +427,43 @@ def date_param(name):
     return epoch_ms(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
+# Optional fields Walmart sends as null when they have no value (null_optionals).
+OPTIONAL_ADDRESS = ("address2", "addressType")
+OPTIONAL_STATUS = ("cancellationReason", "trackingInfo", "returnCenterAddress")
+OPTIONAL_LINE = ("returnOrderId", "refund", "originalCarrierMethod", "referenceLineId", "intentToCancel")
+
+
+def answer_order(state, order):
+    """An order as the API shows it: stored as is, or (null_optionals) with its optional
+    fields present as null."""
+    if not state.extra.get("null_optionals"):
+        return order
+    order = copy.deepcopy(order)
+    order.setdefault("customerEscalation", None)
+    address = order["shippingInfo"]["postalAddress"]
+    for name in OPTIONAL_ADDRESS:
+        address.setdefault(name, None)
+    for line in order_lines(order):
+        for name in OPTIONAL_LINE:
+            line.setdefault(name, None)
+        for entry in line_entries(line):
+            for name in OPTIONAL_STATUS:
+                entry.setdefault(name, None)
+            info = entry["trackingInfo"]
+            if info:
+                info.setdefault("trackingURL", None)
+                info["carrierName"] = {"carrier": None, "otherCarrier": None, **info["carrierName"]}
+        for charge in line["charges"]["charge"]:
+            charge.setdefault("tax", None)
+    return order
+
+
 # -- writes ------------------------------------------------------------------------------
 
 def find_order(state, purchase_order_id):
     order = state.orders.get(purchase_order_id)
     if order is None:
-        abort(orders_error(404, "CONTENT_NOT_FOUND.GMP_ORDER_API",
+        abort(orders_error(404, ERROR_CODES["not_found"],
                            f"Purchase order {purchase_order_id} was not found.", "purchaseOrderId",
                            "Requested content could not be found.", "APPLICATION", "INFO"))
     return order
@@ -402,7 +498,7 @@ def requested_statuses(order, container, name):
 
 def status_quantity(status):
     quantity = status.get("statusQuantity") or {}
-    if quantity.get("unitOfMeasurement") not in ("EACH", "EA") or not str(quantity.get("amount", "")).isdigit() \
+    if quantity.get("unitOfMeasurement") not in UNITS or not str(quantity.get("amount", "")).isdigit() \
             or int(quantity["amount"]) < 1:
         reject("statusQuantity needs unitOfMeasurement EACH and a whole amount of at least 1.",
                "statusQuantity")
@@ -466,7 +562,7 @@ def store_write(state, purchase_order_id, draft, call, body):
     state.orders[purchase_order_id] = draft
     touch(state, purchase_order_id)
     state.log_write(purchase_order_id, call, body)
-    return jsonify(order=draft)
+    return jsonify(order=answer_order(state, draft))
 
 
 # -- marketplace-side events ------------------------------------------------------------
@@ -589,23 +685,31 @@ def from_ms(value):
 # -- generated orders -------------------------------------------------------------------
 
 STATUS_WEIGHTS = (("Created", 0.7), ("Acknowledged", 0.2), ("Shipped", 0.1))
-GENERATED_STATUSES = ("Created", "Acknowledged", "Shipped", "Delivered", "Cancelled")
+GENERATED_STATUSES = LINE_STATUSES[:5]  # not Refund: that comes from a refund call
 SHIP_METHODS = ("Standard", "Standard", "Standard", "Express", "Value", "OneDay")
 
 
-def generate(state, count, status=None, lines=None, quantity=None):
+def generate(state, count, status=None, lines=None, quantity=None, age_days=None):
     """Add `count` realistic US orders; returns their purchaseOrderIds. Options: status (all
     lines in it: Created, Acknowledged, Shipped, Delivered, Cancelled; default mostly Created,
-    some Acknowledged and Shipped), lines (per order), quantity (per line)."""
+    some Acknowledged and Shipped), lines (per order), quantity (per line), age_days (created
+    and last changed that many days ago; default: just now)."""
     if status is not None and status not in GENERATED_STATUSES:
-        raise ValueError(f"status must be one of {GENERATED_STATUSES}")
+        abort(400, f"status must be one of {', '.join(GENERATED_STATUSES)}")
+    if age_days is not None and not (isinstance(age_days, (int, float)) and 0 <= age_days <= HISTORY_DAYS + 30):
+        abort(400, f"age_days must be a number of days from 0 to {HISTORY_DAYS + 30}")
     rng, now, ids = state.rng, utcnow(), []
+    then = now - timedelta(days=age_days or 0)
     for _ in range(count):
         purchase_order_id = unique_number(rng, "18", state.orders)
         chosen = status or rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
-        state.orders[purchase_order_id] = fake_order(rng, now, purchase_order_id, chosen,
-                                                     lines or rng.choice((1, 1, 1, 2, 2, 3)), quantity)
-        touch(state, purchase_order_id)
+        order = fake_order(rng, then, purchase_order_id, chosen, lines or rng.choice((1, 1, 1, 2, 2, 3)), quantity)
+        state.orders[purchase_order_id] = order
+        if age_days:
+            state.extra.setdefault("modified", {})[purchase_order_id] = max(
+                line["statusDate"] for line in order_lines(order))
+        else:
+            touch(state, purchase_order_id)
         ids.append(purchase_order_id)
     return ids
 
@@ -672,8 +776,13 @@ def charge(kind, name, value, tax_rate):
                     "taxAmount": {"currency": "USD", "amount": round(value * tax_rate, 2)}}}
 
 
+# Carriers of the generated shipped orders: Walmart's name -> the number format they use.
+GENERATED_CARRIERS = {"UPS": "ups", "USPS": "usps", "FedEx": "fedex"}
+
+
 def fake_package(rng, shipped, method):
-    carrier = rng.choice(("ups", "usps", "fedex"))
-    number = make_tracking_number(carrier, rng)
-    return {"shipDateTime": epoch_ms(shipped), "carrierName": {"carrier": CARRIER_NAMES[carrier]},
-            "methodCode": method, "trackingNumber": number, "trackingURL": tracking_url(carrier, number)}
+    carrier = rng.choice(sorted(GENERATED_CARRIERS))
+    number = fake_tracking_number(GENERATED_CARRIERS[carrier], rng)
+    return {"shipDateTime": epoch_ms(shipped), "carrierName": {"carrier": carrier},
+            "methodCode": method, "trackingNumber": number,
+            "trackingURL": tracking_page(GENERATED_CARRIERS[carrier], number)}

@@ -3,7 +3,14 @@
 Behaves like merchant.wish.com on the calls fulfil makes (the contract is
 specs/wish-orders.openapi.yaml and specs/wish-oauth.openapi.yaml):
 - every answer is the envelope {"code": 0, "message": "", "data": ...}; errors carry a
-  non-zero code and an empty `data`;
+  non-zero code and an empty `data`. The spec's schema types `code` as an integer, but
+  every example in both files sends a string ("1007"); the simulator follows the examples
+  (option code_type "string", the default) and can send integers (code_type "integer");
+- OAuth as the spec and Wish's OAuth guide describe it: the merchant site's authorize page
+  (GET /v3/oauth/authorize?client_id=..) redirects back to the app's redirect URI with a
+  `code` (valid 5 minutes, redeemable once); GET or POST /api/v3/oauth/access_token
+  exchanges it for an access and a refresh token; GET /api/v3/oauth/test names the
+  merchant a token works for;
 - Bearer access tokens that expire or are revoked answer HTTP 400 with codes 1006/1007/1008;
   GET /api/v3/oauth/refresh_token issues a new one and revokes the old ones, as the spec says;
 - GET /api/v3/orders filters and sorts by updated_at / released_at (inclusive bounds), so
@@ -19,24 +26,30 @@ faults (5xx, 429) use the HTTP status as the code.
 
 Simulator-only routes, beside the shared /_sim ones (simulators.common.admin_blueprint):
     POST /_sim/options  {"processing_seconds", "processing_failure_rate", "truncate_next",
-                         "token_ttl_seconds"}  (truncate_next: cut the next N API answers in half)
+                         "token_ttl_seconds", "code_type" ("string" | "integer"),
+                         "redirect_uri" (the app's registered redirect URI; empty: the one
+                         the authorize request names, a simulator convenience)}
+                         (truncate_next: cut the next N API answers in half)
     POST /_sim/tokens   {"event": "expire" | "revoke", "access_token": one token (default: all)}
 Events (POST /_sim/events): "cancel" (the customer cancels: REFUNDED), "deliver" (the carrier
 confirms delivery: a CONFIRMED_DELIVERED fulfillment record), "re_release" (a SHIPPED or
 REFUNDED order comes back APPROVED: TRACKING_CANCELLED + ORDER_RE_RELEASED records, tracking
 cleared).
 """
+import html
+import json
 import math
 import re
+import secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, g, jsonify, request
+from flask import Blueprint, Flask, abort, g, jsonify, redirect, request
 
-from fulfil.tracking import make_tracking_number
 from simulators.common import (admin_blueprint, fake_person, fake_products, fake_ship_by,
-                               inject_faults, iso, utcnow, utcnow_iso)
+                               fake_tracking_number, inject_faults, iso, utcnow, utcnow_iso)
 
 DEFAULT_CREDENTIALS = {
     "client_id": "5f1e0c9a2b3d4e5f60718293",
@@ -47,18 +60,26 @@ DEFAULT_CREDENTIALS = {
 MERCHANT_ID = "5e9d8c7b6a5f4e3d2c1b0a99"
 SCOPES = ["orders:read", "orders:write"]
 
+# Error codes, from the OAuth spec's examples (the orders spec documents no others).
 INVALID_PARAM = 1001
 UNAUTHORIZED = 1006
 TOKEN_EXPIRED = 1007
 TOKEN_REVOKED = 1008
 INVALID_CREDENTIALS = 10001
+CODE_REDEEMED = 10002
+CODE_EXPIRED = 10004
+INVALID_AUTH_CODE = 10008
+AUTH_CODE_SECONDS = 5 * 60  # "the authorization code will expire after 5 minutes and can only be used once"
 
 DEFAULT_OPTIONS = {
     "processing_seconds": 0.3,
     "processing_failure_rate": 0.0,
     "truncate_next": 0,
     "token_ttl_seconds": 30 * 24 * 3600.0,  # "the access token will expire after 30 days"
+    "code_type": "string",
+    "redirect_uri": "",
 }
+CODE_TYPES = ("string", "integer")
 # Reported in Wish-Rate-Limit-Remaining while no rate limit is configured.
 UNLIMITED_REMAINING = 10000
 
@@ -66,7 +87,8 @@ UNLIMITED_REMAINING = 10000
 SHIPPING_CARRIERS = ("USPS", "UPS", "FedEx", "DHL", "DHLGlobalMail", "ChinaAirPost", "EMS", "Yanwen",
                      "4PX", "YunExpress", "RussianPost", "SFExpress", "CNE", "WishPost", "CanadaPost",
                      "RoyalMail", "AustraliaPost", "LaPoste", "PostNL", "Correios")
-# Providers of the generated shipped orders, with the number format each uses (fulfil.tracking).
+# Providers of the generated shipped orders, with the number format each uses
+# (simulators.common.TRACKING_FORMATS).
 GENERATED_PROVIDERS = {"ChinaAirPost": "china_post", "Yanwen": "yanwen", "YunExpress": "yunexpress",
                        "4PX": "4px", "USPS": "usps"}
 
@@ -136,9 +158,47 @@ def tokens(state):
 
 def issue_token(state, token):
     expires_at = time.time() + options(state)["token_ttl_seconds"]
-    state.extra["tokens"][token] = {"client_id": DEFAULT_CREDENTIALS["client_id"],
-                                    "expires_at": expires_at, "revoked": False}
+    tokens(state)[token] = {"client_id": DEFAULT_CREDENTIALS["client_id"], "expires_at": expires_at,
+                            "revoked": False}
     return expires_at
+
+
+def refresh_tokens(state):
+    """Refresh tokens Wish knows: the configured account's and those issued for a code."""
+    return state.extra.setdefault("refresh_tokens", {DEFAULT_CREDENTIALS["refresh_token"]})
+
+
+def new_grant(state):
+    """A new access token (revoking the app's earlier ones, as a refresh does) -> AccessToken."""
+    token = uuid.uuid4().hex
+    with state.lock:
+        for record in tokens(state).values():
+            record["revoked"] = True
+        expires_at = issue_token(state, token)
+    return {"access_token": token, "expiry_time": iso(datetime.fromtimestamp(expires_at, timezone.utc)),
+            "merchant_id": MERCHANT_ID, "scopes": SCOPES}
+
+
+def redeem_code(state, params):
+    """The error answer for an authorization-code exchange Wish refuses, or None."""
+    if params.get("grant_type") != "authorization_code":
+        return error(400, INVALID_PARAM, "grant_type must be set to 'authorization_code'")
+    missing = [name for name in ("client_id", "client_secret", "code", "redirect_uri") if not params.get(name)]
+    if missing:
+        return error(400, INVALID_PARAM, f"{', '.join(missing)} is required")
+    issued = state.extra.setdefault("auth_codes", {}).get(params["code"])
+    if issued is None:
+        return error(400, INVALID_AUTH_CODE, "Incorrect authorization code provided")
+    if (params["client_id"], params["client_secret"], params["redirect_uri"]) != (
+            DEFAULT_CREDENTIALS["client_id"], DEFAULT_CREDENTIALS["client_secret"], issued["redirect_uri"]):
+        return error(400, INVALID_CREDENTIALS, "Incorrect credentials. One of client_id, client_secret, "
+                                               "or redirect_url does not match our records")
+    if issued["redeemed"]:
+        return error(400, CODE_REDEEMED, "The authorization code has already been redeemed")
+    if issued["expires_at"] <= time.time():
+        return error(400, CODE_EXPIRED, "The authorization code has expired")
+    issued["redeemed"] = True
+    return None
 
 
 def queued_writes(state):
@@ -317,8 +377,8 @@ def api_blueprint(state):
         fault = inject_faults(state, fault_answer)
         if fault is not None:
             return fault
-        if request.endpoint == "wish_api.refresh_token":
-            app_key = request.args.get("client_id", "")
+        if request.endpoint in ("wish_api.refresh_token", "wish_api.access_token"):
+            app_key = request.args.get("client_id") or (request.get_json(silent=True) or {}).get("client_id", "")
         else:
             app_key, failure = authenticate(state)
             if failure is not None:
@@ -333,6 +393,11 @@ def api_blueprint(state):
 
     @bp.after_request
     def wish_headers(response):
+        with state.lock:
+            as_string = options(state)["code_type"] == "string"
+        body = response.get_json(silent=True) if response.is_json else None
+        if as_string and isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"]:
+            response.set_data(json.dumps({**body, "code": str(body["code"])}))
         response.headers["Wish-Request-Id"] = uuid.uuid4().hex
         response.headers["Wish-Rate-Limit-Remaining"] = str(g.get("rate_remaining", UNLIMITED_REMAINING))
         with state.lock:
@@ -354,17 +419,29 @@ def api_blueprint(state):
                                                                   DEFAULT_CREDENTIALS["client_secret"]):
             return error(400, INVALID_CREDENTIALS,
                          "Incorrect credentials. client_id or client_secret does not match our records")
-        if args.get("refresh_token") != DEFAULT_CREDENTIALS["refresh_token"]:
-            return error(400, UNAUTHORIZED, "Unauthorized access on this API")
-        token = uuid.uuid4().hex
         with state.lock:
-            # "Existing access tokens will be revoked after calling this API."
-            for record in tokens(state).values():
-                record["revoked"] = True
-            expires_at = issue_token(state, token)
-        return envelope({"access_token": token, "refresh_token": DEFAULT_CREDENTIALS["refresh_token"],
-                         "expiry_time": iso(datetime.fromtimestamp(expires_at, timezone.utc)),
-                         "merchant_id": MERCHANT_ID, "scopes": SCOPES})
+            known = args.get("refresh_token") in refresh_tokens(state)
+        if not known:
+            return error(400, UNAUTHORIZED, "Unauthorized access on this API")
+        # "Existing access tokens will be revoked after calling this API."
+        return envelope({**new_grant(state), "refresh_token": args["refresh_token"]})
+
+    @bp.route("/oauth/access_token", methods=["GET", "POST"])
+    def access_token():
+        params = request.args if request.method == "GET" else request.get_json(silent=True)
+        if not isinstance(params, dict) and request.method == "POST":
+            return error(400, INVALID_PARAM, "Send the parameters as a JSON object")
+        with state.lock:
+            refused = redeem_code(state, params)
+            if refused is not None:
+                return refused
+            refresh = "sim-wish-refresh-" + uuid.uuid4().hex
+            refresh_tokens(state).add(refresh)
+        return envelope({**new_grant(state), "refresh_token": refresh})
+
+    @bp.get("/oauth/test")
+    def test_token():
+        return envelope({"merchant_id": MERCHANT_ID})
 
     @bp.get("/orders")
     def list_orders():
@@ -426,6 +503,58 @@ def api_blueprint(state):
     return bp
 
 
+AUTHORIZE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Authorize app · Wish (simulator)</title></head>
+<body><h1>Authorize app</h1>
+<p>An app (client id {client_id}) asks to read and update the orders of store {merchant}.</p>
+<form method="post"><input type="hidden" name="client_id" value="{client_id}">
+<input type="hidden" name="redirect_uri" value="{redirect_uri}"><input type="hidden" name="state" value="{state}">
+<button type="submit" name="decision" value="approve">Authorize</button>
+<button type="submit" name="decision" value="deny">Cancel</button></form></body></html>"""
+
+
+def site_blueprint(state):
+    """The merchant site's side of OAuth (not the API): the page a logged-in merchant sees."""
+    bp = Blueprint("wish_site", __name__)
+
+    def redirect_target(values):
+        registered = options(state)["redirect_uri"]
+        return registered or values.get("redirect_uri", "")
+
+    @bp.get("/v3/oauth/authorize")
+    def authorize_page():
+        args = request.args
+        if args.get("client_id") != DEFAULT_CREDENTIALS["client_id"]:
+            return "No app has this client_id.", 400
+        if not redirect_target(args):
+            return "The app has no redirect URI.", 400
+        fields = {name: html.escape(args.get(name, ""), quote=True) for name in ("client_id", "redirect_uri", "state")}
+        return AUTHORIZE_PAGE.format(merchant=MERCHANT_ID, **fields)
+
+    @bp.post("/v3/oauth/authorize")
+    def authorize():
+        form = request.form
+        if form.get("client_id") != DEFAULT_CREDENTIALS["client_id"]:
+            return "No app has this client_id.", 400
+        target = redirect_target(form)
+        if not target:
+            return "The app has no redirect URI.", 400
+        if form.get("decision") != "approve":
+            # The simulator answers a refusal the way OAuth 2 (RFC 6749 4.1.2.1) does.
+            query = {"error": "access_denied"}
+        else:
+            code = secrets.token_hex(16)
+            with state.lock:
+                state.extra.setdefault("auth_codes", {})[code] = {
+                    "redirect_uri": target, "expires_at": time.time() + AUTH_CODE_SECONDS, "redeemed": False}
+            query = {"code": code}
+        if form.get("state"):
+            query["state"] = form["state"]
+        return redirect(target + ("&" if "?" in target else "?") + urlencode(query), 302)
+
+    return bp
+
+
 TOKEN_EVENTS = {"expire": lambda: {"expires_at": time.time() - 1}, "revoke": lambda: {"revoked": True}}
 
 
@@ -441,6 +570,8 @@ def sim_blueprint(state):
             for key, value in (changes or {}).items():
                 if key not in DEFAULT_OPTIONS:
                     return jsonify(error=f"unknown option {key}"), 400
+                if key == "code_type" and value not in CODE_TYPES:
+                    return jsonify(error=f"code_type must be one of {', '.join(CODE_TYPES)}"), 400
                 opts[key] = type(DEFAULT_OPTIONS[key])(value)
             return jsonify(opts)
 
@@ -555,7 +686,7 @@ def new_order(rng, order_state, updated_at):
     if order_state == "SHIPPED":
         provider = rng.choice(sorted(GENERATED_PROVIDERS))
         order["tracking_information"] = [{
-            "tracking_number": make_tracking_number(GENERATED_PROVIDERS[provider], rng),
+            "tracking_number": fake_tracking_number(GENERATED_PROVIDERS[provider], rng),
             "shipping_provider": {"name": provider}, "origin_country": "US" if provider == "USPS" else "CN"}]
         shipped = released + (now - released) * rng.uniform(0.2, 0.9)
         add_record(order, "MARK_SHIPPED", iso(shipped))
@@ -581,4 +712,5 @@ def create_app(state):
     app.register_blueprint(admin_blueprint(state, generate, event))
     app.register_blueprint(sim_blueprint(state))
     app.register_blueprint(api_blueprint(state))
+    app.register_blueprint(site_blueprint(state))
     return app

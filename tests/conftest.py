@@ -15,9 +15,9 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, text
 
-from bench.push_harness import free_port  # noqa: F401  (fixtures import it from here)
+from tests.helpers import free_port  # noqa: F401  (fixtures import it from here)
 from fulfil import create_app
-from fulfil.extensions import db
+from fulfil.extensions import db, limiter
 from fulfil.models import MarketplaceAccount, Order, OrderLine, User
 from fulfil.search import index_order
 from fulfil.timeutil import utcnow
@@ -89,6 +89,7 @@ def app(request, tmp_path_factory, redis_url):
             _schema_ready.add(url)
         else:
             _empty_tables()
+    limiter.reset()  # no failed sign-in of another test counts against this one
     yield app
     with app.app_context():
         db.session.remove()

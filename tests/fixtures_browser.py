@@ -1,19 +1,23 @@
-"""Playwright fixtures: the real app served over HTTP, Debian's Chromium at tablet size.
+"""Playwright fixtures: the real app served over HTTP, Chromium at tablet size.
+
+The browser is FULFIL_CHROMIUM (`make test` sets it from bin/find-browser); without it,
+the first browser test runs bin/find-browser itself.
 
 `live_server` serves a fresh app (SQLite file database, the test Redis) in a thread;
 `page` is a Chromium tab at 768×1024 (portrait tablet) with touch enabled; `login(page,
 role)` signs in as the demo user of that role.
 """
 import os
-import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from fulfil import create_app
-from fulfil.extensions import db
+from fulfil.extensions import db, limiter
 from tests.conftest import PASSWORD, free_port, make_user
 
-CHROMIUM = os.environ.get("FULFIL_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+FIND_BROWSER = Path(__file__).resolve().parent.parent / "bin" / "find-browser"
 TABLET = {"width": 768, "height": 1024}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -40,6 +44,7 @@ def live_server(tmp_path, redis_url):
         for role in ("warehouse", "seller", "supervisor", "admin"):
             make_user(role, role)
         db.session.commit()
+    limiter.reset()
     port = free_port()
     server = run_in_thread(app, port)
     yield LiveServer(app, f"http://127.0.0.1:{port}")
@@ -52,12 +57,20 @@ def live_server(tmp_path, redis_url):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set FULFIL_CHROMIUM)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def chromium():
+    """FULFIL_CHROMIUM, else what bin/find-browser finds (or installs)."""
+    if os.environ.get("FULFIL_CHROMIUM"):
+        return os.environ["FULFIL_CHROMIUM"]
+    found = subprocess.run([str(FIND_BROWSER)], capture_output=True, text=True)
+    if found.returncode != 0:
+        pytest.fail(f"bin/find-browser found no Chromium:\n{found.stderr}")
+    return found.stdout.strip()
 
 
 @pytest.fixture

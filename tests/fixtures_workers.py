@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 import redis as redis_lib
 
-from bench import push_harness as harness
-from bench.push_harness import wait_for  # noqa: F401  (the push tests import it from here)
+from tests import helpers as harness
+from tests.helpers import wait_for  # noqa: F401  (the push tests import it from here)
 from fulfil.extensions import db
 from fulfil.marketplaces.base import APPLIED, NOT_APPLIED, Adapter
 from fulfil.models import OutboxEntry

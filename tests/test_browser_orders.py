@@ -105,3 +105,28 @@ def test_search_as_you_type_and_scan(live_server, page):
     page.keyboard.type(external_id)  # a scanner types the whole number, then Enter
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/orders/{wanted_id}$"))
+
+
+def test_a_refusal_after_shipping_shows_at_the_top_without_a_reload(live_server, page):
+    from fulfil.models import OutboxEntry
+    from fulfil.outbox import refresh_sync_state
+    order_id, _ = add_order(live_server, status="ready")
+    login(page)
+    page.goto(f"{live_server.url}/orders/{order_id}")
+    page.evaluate("window.sameTabletPage = true")
+    page.get_by_role("button", name="Ship").click()
+    page.get_by_label("Carrier", exact=True).select_option("ups")
+    page.get_by_label("Tracking number").fill(UPS)
+    page.locator("form.action-form").get_by_role("button", name="Ship").click()
+    expect(page.locator(f"#order-state-{order_id} .pill")).to_have_text("In transit")
+    with live_server.app.app_context():  # the push worker: Walmart refuses
+        entry = db.session.scalar(db.select(OutboxEntry).where(OutboxEntry.order_id == order_id))
+        entry.state, entry.error_kind, entry.attempts = "failed", "permanent", 1
+        entry.last_error = "Order line 1 cannot ship 1: it is 1 Cancelled"
+        refresh_sync_state(entry.order)
+        db.session.commit()
+    alert = page.locator(f"#order-alert-{order_id} [data-refusal]")
+    expect(alert).to_contain_text("Walmart refused “Ship", timeout=10000)
+    expect(page.locator(f"#order-state-{order_id}")).to_contain_text("sync failed")
+    assert alert.bounding_box()["y"] < 400  # at the top, not 1,200 px lower
+    assert page.evaluate("window.sameTabletPage") is True

@@ -1,4 +1,4 @@
-"""Applying an upload: per-order transactions through actions.perform, re-checks, the RQ job."""
+"""Applying an upload: batches written together, one refused order alone, re-checks, the RQ job."""
 import pytest
 from rq import Queue, SimpleWorker
 
@@ -187,3 +187,35 @@ def test_apply_upload_ignores_uploads_not_claimed(app):
         upload, _ = upload_of([f"PO1\tUPS\t{make_tracking_number('ups')}"])
         apply_upload(upload.id)  # still "preview": nobody pressed Apply
         assert count(Shipment) == 0
+
+
+def test_every_new_id_of_a_batch_lands_on_its_own_row(app):
+    """Ids come back from multi-row INSERTs and are matched to their rows by key: each
+    package's lines, each entry's shipment id and each row's entries are its own."""
+    with app.app_context():
+        numbers = {}
+        lines = []
+        for i in range(4):
+            make_order("walmart", external_id=f"PO{i}", status="to_pack",
+                       lines=(("SKU-A", 1, "5.00"), ("SKU-B", 2, "7.00")))
+            for sku in ("SKU-A", "SKU-B"):
+                numbers[(f"PO{i}", sku)] = make_tracking_number("ups")
+                lines.append(f"PO{i}\tUPS\t{numbers[(f'PO{i}', sku)]}\t{sku}")
+        upload, user = upload_of(lines, header="Order\tCarrier\tTracking\tSKU")
+        assert begin(upload, user)
+        db.session.expire_all()
+        upload = db.session.get(Upload, upload.id)
+        assert [o["outcome"] for o in upload.outcomes] == ["shipped"] * 8
+        shipments = db.session.scalars(db.select(Shipment)).all()
+        assert len(shipments) == 8
+        for shipment in shipments:
+            (line,) = shipment.lines
+            assert numbers[(shipment.order.external_id, line.order_line.sku)] == shipment.tracking_number
+            assert line.quantity == line.order_line.quantity
+        by_number = {s.tracking_number: s for s in shipments}
+        for row, outcome in zip(upload.verdicts, upload.outcomes):
+            (entry_id,) = outcome["entries"]
+            entry = db.session.get(OutboxEntry, entry_id)
+            shipment = by_number[entry.payload["tracking_number"]]
+            assert entry.payload["shipment_id"] == shipment.id and entry.order_id == shipment.order_id
+            assert (entry.payload["tracking_number"], entry.order_id) == (row["number"], row["order_id"])

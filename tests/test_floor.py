@@ -47,7 +47,7 @@ def test_mark_packed_stays_locked_until_verified_then_goes_through_the_outbox(cl
     order_id, version = _order(app, kind="ozon", status="to_pack", lines=(("MUG", 1, "5.00"),))
     auth.login("warehouse")
     refused = client.post(f"/floor/pack/{order_id}/packed", data={"version": version})
-    assert refused.status_code == 409 and "0 of 1 items are verified" in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "0 of 1 item verified" in refused.get_data(as_text=True)
     assert client.post(f"/floor/pack/{order_id}/ship", data={"tracking_number": "1Z999AA10123456784"}).status_code == 409
     scan(client, order_id, "MUG")
     assert client.post(f"/floor/pack/{order_id}/packed", data={"version": version}).status_code == 200

@@ -48,6 +48,19 @@ def test_import_is_complete_and_idempotent(app, sims, kind):
         assert _counts() == (orders, events)
 
 
+def test_ozon_v4_posting_with_money_object_prices_imports(app, sims):
+    sim = sims["ozon"]
+    number, = sim.generate(1, scheme="fbs", status="awaiting_packaging", lines=2)
+    products = sim.admin("GET", f"/orders/{number}")["products"]
+    with app.app_context():
+        assert import_account(_account(app, sim)) == 1
+        assert db.session.scalar(db.select(db.func.count()).select_from(ImportProblem)) == 0
+        order = db.session.scalar(db.select(Order).where(Order.external_id == number))
+        assert sorted((line.item_id, line.price, line.quantity) for line in order.lines) == sorted(
+            (str(p["sku"]), Decimal(p["price"]), p["quantity"]) for p in products)
+        assert (order.currency, order.total) == ("RUB", sum(Decimal(p["price"]) * p["quantity"] for p in products))
+
+
 def test_marketplace_side_cancel_is_applied_and_audited(app, sims):
     sim = sims.get("walmart") or pytest.skip("walmart simulator not built yet")
     order_id = sim.generate(1)[0]

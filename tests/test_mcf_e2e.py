@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from bench import push_harness as harness
+from tests import helpers as harness
 from fulfil.extensions import db
 from fulfil.actions import Actor
 from fulfil.mcf import service
@@ -42,7 +42,7 @@ def test_walmart_orders_shipped_by_amazon_reach_walmart_once_under_faults(pipeli
         return set(statuses) == {"in_transit"} and set(synced) == {"synced"}
 
     try:
-        wait_for(all_shipped, 120, interval=0.3, message="orders shipped by Amazon and synced to Walmart")
+        wait_for(all_shipped, 300, interval=0.3, message="orders shipped by Amazon and synced to Walmart")
     except AssertionError:
         raise AssertionError(pipeline.log()[-6000:])
     pipeline.wait_settled()

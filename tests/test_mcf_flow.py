@@ -11,9 +11,9 @@ from fulfil.mcf import service
 from fulfil.mcf.follow import follow_account
 from fulfil.mcf.models import McfOrder, McfSku
 from fulfil.models import Event, ImportProblem, MarketplaceAccount, Order, OutboxEntry
+from fulfil.ratelimit import limited_adapter
 from tests.conftest import make_order
 from workers.push import push_entry
-from workers.ratelimit import limited_adapter
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_acknowledge_then_pack_in_the_row(client, auth, app):
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<article class="order-row')
     assert ">To pack<" in response.text and "waiting to sync" in response.text
-    assert "Acknowledge: saved." in response.text
+    assert "Acknowledge: saved. Sending to Walmart…" in response.text
     response = post(client, order_id, "pack", fields(order_id, version=2))
     assert ">Ready to ship<" in response.text
     assert load(app, order_id).status == "ready"

@@ -1,5 +1,5 @@
 """Real outages under the running app and workers: PostgreSQL and Redis of this test's own
-(bench.push_harness starts them: initdb on a free port, a redis-server), stopped and
+(tests.helpers starts them: initdb on a free port, a redis-server), stopped and
 started again while the warehouse saves and the workers push to the Walmart simulator.
 
 - saves during a database stop get the clear message, and nothing is saved;
@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from bench import push_harness as harness
+from tests import helpers as harness
 from fulfil.extensions import db
 from fulfil.models import Order, OutboxEntry
 from tests.conftest import PASSWORD, make_user

@@ -1,9 +1,9 @@
-"""R1 in small: bench.chaos with 60 changes (workers killed, Redis stopped and flushed, the
+"""R1 in small: the chaos run of bench.chaos (tests/chaos.py) with 60 changes (workers killed, Redis stopped and flushed, the
 database restarted); Ozon's two-call ship is never sent twice."""
 import pytest
 import requests
 
-from bench import chaos, push_harness as harness
+from tests import chaos, helpers as harness
 from fulfil.extensions import db
 from fulfil.marketplaces import adapter_for
 from fulfil.models import OutboxEntry

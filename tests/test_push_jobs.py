@@ -7,18 +7,18 @@ from rq.job import Job
 from rq.utils import utcformat
 
 from fulfil.extensions import db
+from fulfil.jobs import enqueue_push, queue_name
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, Permanent,
                                       RateLimited, Retryable)
 from fulfil.models import Order, OutboxEntry
-from fulfil.outbox import record
+from fulfil.outbox import record, retry
+from fulfil.ratelimit import limiter
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
 from workers import push, wakeups
 from workers.clock import wake_due_entries
-from workers.context import queue_name
 from workers.locks import Locks
-from workers.push import due_heads, enqueue_push, push_entry, retry
-from workers.ratelimit import limiter
+from workers.push import due_heads, push_entry
 from workers.reconcile import reconcile
 from tests.conftest import make_order
 from tests.fixtures_workers import wait_for
@@ -255,7 +255,7 @@ def test_a_due_wake_up_is_enqueued_by_the_clock(app, clean_redis):
         assert wakeups.pop_due() == []  # 8 is not due for a minute, 7 was taken once
 
 
-def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake_marketplace):
+def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake_marketplace, caplog):
     with app.app_context():
         order = make_order("walmart")
         first = add(order, "acknowledge").id
@@ -265,7 +265,11 @@ def test_an_unexpected_error_leaves_the_entry_retryable_and_reaches_rq(app, fake
             push_entry(first)
         broken = entry(first)
         assert (broken.state, broken.error_kind, broken.attempts) == ("pending", "retryable", 1)
-        assert "adapter bug" in broken.last_error
+        # Sync problems shows words; the exception's own text (SQL, for a database error)
+        # is in the log only.
+        assert "an error inside fulfil (RuntimeError)" in broken.last_error
+        assert "adapter bug" not in broken.last_error
+        assert "push=internal_error" in caplog.text and "adapter bug" in caplog.text
 
 
 def test_batches_keep_each_items_outcome(app, fake_marketplace):

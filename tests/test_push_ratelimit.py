@@ -7,9 +7,9 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
+from fulfil.ratelimit import LimitedSession, RateLimiter
 from workers.locks import Locks
 from workers.push import BACKOFF_BASE, BACKOFF_CAP, backoff
-from workers.ratelimit import LimitedSession, RateLimiter
 from tests.fixtures_workers import wait_for
 
 
@@ -22,31 +22,44 @@ def limiter_app(clean_redis):
     return RateLimiter(clean_redis, APP)
 
 
+def booked_until(redis, account_id):
+    """The account's next free slot (GCRA's TAT), in Redis's microseconds."""
+    return int(redis.get(f"fulfil:rate:{account_id}"))
+
+
 def test_slots_are_spaced_evenly_for_every_worker(clean_redis, redis_url):
     import redis as redis_lib
 
     one, other = RateLimiter(clean_redis, APP), RateLimiter(redis_lib.Redis.from_url(redis_url), APP)
-    began = time.monotonic()
-    for number, limiter in enumerate((one, other, one, other)):
-        asked = time.monotonic() - began
-        # Two workers share one schedule: slots at 0, 0.1, 0.2, 0.3 s after the first.
-        assert number * 0.1 - 0.03 <= asked + limiter.reserve(7, 10) <= number * 0.1 + 0.03
-    assert RateLimiter(clean_redis, APP).reserve(8, 10) == 0  # other accounts are not held up
+    booked, waits = [], []
+    for limiter in (one, other, one, other):
+        waits.append(limiter.reserve(7, 1))  # one request a second
+        booked.append(booked_until(clean_redis, 7))
+    # Two workers share one schedule: each booking is exactly one interval after the last,
+    # whoever makes it, and each later slot is further off than the one before.
+    assert [later - earlier for earlier, later in zip(booked, booked[1:])] == [1_000_000] * 3
+    assert waits[0] == 0 and waits == sorted(waits) and waits[-1] <= 3.0
+    assert RateLimiter(clean_redis, APP).reserve(8, 1) == 0  # other accounts are not held up
 
 
-def test_wait_time_books_nothing(limiter_app):
-    limiter_app.reserve(1, 2)
-    first, second = limiter_app.wait_time(1, 2), limiter_app.wait_time(1, 2)
-    assert 0.3 < second <= first <= 0.5
+def test_wait_time_books_nothing(limiter_app, clean_redis):
+    limiter_app.reserve(1, 0.1)  # the next slot is 10 s away
+    booked = booked_until(clean_redis, 1)
+    first, second = limiter_app.wait_time(1, 0.1), limiter_app.wait_time(1, 0.1)
+    assert booked_until(clean_redis, 1) == booked
+    assert 0 < second <= first <= 10.0
 
 
-def test_a_429_pauses_the_account_for_retry_after(limiter_app):
-    limiter_app.pause(1, 50, 3.0)
-    assert 2.5 < limiter_app.wait_time(1, 50) <= 3.0
-    assert 2.5 < limiter_app.reserve(1, 50) <= 3.0
+def test_a_429_pauses_the_account_for_retry_after(limiter_app, clean_redis):
+    seconds, micros = clean_redis.time()
+    limiter_app.pause(1, 50, 30.0)
+    # Booked until Retry-After from now, on Redis's clock.
+    assert 30_000_000 <= booked_until(clean_redis, 1) - (seconds * 1_000_000 + micros) < 31_000_000
+    assert 0 < limiter_app.wait_time(1, 50) <= 30.0
+    paused_until = booked_until(clean_redis, 1)
     # A shorter pause later never shortens the wait.
     limiter_app.pause(1, 50, 1.0)
-    assert limiter_app.wait_time(1, 50) > 2.5
+    assert booked_until(clean_redis, 1) == paused_until
 
 
 def test_no_limit_means_no_wait(limiter_app):
@@ -54,14 +67,14 @@ def test_no_limit_means_no_wait(limiter_app):
 
 
 class Answer200(BaseAdapter):
-    """A transport that answers every request at once, recording when it was sent."""
+    """A transport that answers every request at once, recording it in `log`."""
 
-    def __init__(self):
+    def __init__(self, log):
         super().__init__()
-        self.sent = []
+        self.log = log
 
     def send(self, request, **kwargs):
-        self.sent.append(time.monotonic())
+        self.log.append(("sent", request.path_url))
         response = requests.Response()
         response.status_code, response.request, response._content = 200, request, b"{}"
         return response
@@ -70,16 +83,24 @@ class Answer200(BaseAdapter):
         pass
 
 
-def test_every_call_of_a_limited_session_waits_for_its_slot(limiter_app):
-    session = LimitedSession(limiter_app, account_id=3, rate=20)
-    transport = Answer200()
-    session.mount("http://marketplace/", transport)
-    began = time.monotonic()
-    for path in ("token", "orders/1", "orders/1/ship", "orders/1"):
-        assert session.get("http://marketplace/" + path).status_code == 200
-    # No call before its slot: the n-th goes n × 1/20 s after the first at the earliest.
-    offsets = [sent - began for sent in transport.sent]
-    assert all(offset >= number * 0.05 - 0.005 for number, offset in enumerate(offsets)), offsets
+class RecordingLimiter:
+    def __init__(self, log):
+        self.log = log
+
+    def acquire(self, account_id, rate):
+        self.log.append(("slot", account_id, rate))
+        return 0.0
+
+
+def test_every_call_of_a_limited_session_waits_for_its_slot():
+    log = []
+    session = LimitedSession(RecordingLimiter(log), account_id=3, rate=20)
+    session.mount("http://marketplace/", Answer200(log))
+    paths = ("/token", "/orders/1", "/orders/1/ship", "/orders/1")
+    for path in paths:
+        assert session.get("http://marketplace" + path).status_code == 200
+    # Token fetches, reads and writes alike: each is sent only after its slot is booked.
+    assert log == [step for path in paths for step in (("slot", 3, 20), ("sent", path))]
 
 
 @pytest.mark.parametrize("attempts", [1, 2, 3, 5, 8, 12, 30])

@@ -61,3 +61,38 @@ def test_warehouse_staff_can_work_orders(app, client, auth):
     auth.login("warehouse")
     assert client.get("/").status_code == 200
     assert "warehouse" in app.view_functions["orders.act"].required_roles
+
+
+def test_admin_pages_are_for_admins_only(app):
+    admin_endpoints = {endpoint for endpoint, _, _ in endpoints(app) if endpoint.startswith("admin.")}
+    assert {"admin.users", "admin.new_user", "admin.user", "admin.set_role", "admin.reset_password",
+            "admin.set_active", "admin.sign_ins"} <= admin_endpoints
+    loose = sorted(e for e in admin_endpoints if getattr(app.view_functions[e], "required_roles", ()) != ("admin",))
+    assert not loose, "admin pages open to other roles:\n" + "\n".join(loose)
+
+
+def test_other_roles_change_nobody_through_admin_pages(app, users):
+    from fulfil.extensions import db
+    from fulfil.models import User
+
+    def accounts():
+        with app.app_context():
+            return sorted((u.username, u.role, u.active, u.password_hash, u.session_token)
+                          for u in db.session.scalars(db.select(User)))
+
+    before = accounts()
+    with app.app_context():
+        seller = db.session.scalar(db.select(User.id).where(User.username == "seller"))
+    posts = [("/admin/users/new", {"username": "intruder", "role": "admin", "password": "x" * 12,
+                                   "confirm": "x" * 12}),
+             (f"/admin/users/{seller}/role", {"role": "admin"}),
+             (f"/admin/users/{seller}/password", {"password": "x" * 12, "confirm": "x" * 12}),
+             (f"/admin/users/{seller}/active", {"active": "0"})]
+    for role in (r for r in ROLES if r != "admin"):
+        client = app.test_client()
+        AuthActions(client).login(role)
+        for url, data in posts:
+            assert client.post(url, data=data).status_code == 403, (role, url)
+        assert client.get("/admin/users").status_code == 403
+        assert client.get("/account/password").status_code == 200  # everyone's own page
+    assert accounts() == before

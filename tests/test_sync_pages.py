@@ -5,11 +5,11 @@ import pytest
 from rq import Queue
 
 from fulfil.extensions import db
+from fulfil.jobs import queue_name
 from fulfil.models import ImportProblem, OutboxEntry
-from fulfil.outbox import record
+from fulfil.outbox import record, refresh_sync_state
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
-from workers.context import queue_name
 from tests.conftest import make_order
 
 HTMX = {"HX-Request": "true"}
@@ -42,6 +42,7 @@ def order_with(app):
         with app.app_context():
             order = make_order("walmart", external_id="PO-1001")
             ids = [add(order, action, state, **fields) for action, state, fields in entries]
+            refresh_sync_state(order)  # as the push job leaves it
             db.session.commit()
             return order.id, ids
     return make
@@ -146,3 +147,35 @@ def test_sync_pages_need_a_login_and_csrf(app, client, auth, order_with):
     assert client.post(f"/sync/entries/{failed}/retry", data={"back": "order"}).status_code == 400
     assert state_of(app, failed) == "failed"
     assert client.get("/sync/orders/999999", headers=HTMX).status_code == 404
+
+
+def test_a_refusal_reaches_the_top_of_the_order_page_and_the_header_follows(client, auth, order_with):
+    order_id, _ = order_with(("ship", "failed", {"last_error": "Order line 1 cannot ship 1: it is 1 Cancelled",
+                                                 "error_kind": "permanent", "attempts": 1}))
+    auth.login("warehouse")
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert f'<div id="order-alert-{order_id}" class="order-alert"></div>' in page  # filled by the fragment
+    fragment = client.get(f"/sync/orders/{order_id}", headers=HTMX).get_data(as_text=True)
+    alert = fragment[fragment.index(f'id="order-alert-{order_id}"'):]
+    assert 'hx-swap-oob="true"' in alert and 'role="alert"' in alert
+    assert "refused “Ship”: Order line 1 cannot ship 1: it is 1 Cancelled — nothing changed at" in alert
+    assert "Sync problems" not in alert  # a warehouse worker cannot open that page: not offered
+    header = fragment[fragment.index(f'id="order-state-{order_id}"'):]
+    assert 'hx-swap-oob="true"' in header and "sync failed" in header
+
+
+def test_a_cancellation_refusal_says_what_to_do_in_the_marketplaces_words(client, auth, order_with):
+    words = "Walmart: the order was cancelled — do not deliver. Recall the parcel from the carrier."
+    order_id, _ = order_with(("ship", "failed", {"last_error": words, "error_kind": "cancelled", "attempts": 1}))
+    auth.login("seller")
+    fragment = client.get(f"/sync/orders/{order_id}", headers=HTMX).get_data(as_text=True)
+    alert = fragment[fragment.index(f'id="order-alert-{order_id}"'):]
+    assert words in alert and "refused" not in alert
+
+
+def test_nothing_failed_means_an_empty_alert(client, auth, order_with):
+    order_id, _ = order_with(("ship", "confirmed", {}))
+    auth.login("warehouse")
+    fragment = client.get(f"/sync/orders/{order_id}", headers=HTMX).get_data(as_text=True)
+    alert = fragment[fragment.index(f'id="order-alert-{order_id}"'):]
+    assert "data-refusal" not in alert

@@ -1,113 +1,31 @@
-"""Background work on RQ: pushing outbox entries, the reconciler, imports; the clock.
+"""The job layer: RQ jobs over the domain, the reconciler, imports, the clock.
 
-Queues (each name is prefixed with RQ_QUEUE_PREFIX, e.g. "fulfil-push"); a worker takes
-jobs from the first non-empty queue in this order:
-    reconcile  the reconciler: tiny and frequent, so a push backlog never delays it
-    push       one job per outbox entry, id "push-<entry id>"
-    bulk       applying a large bulk tracking upload, id "bulk-apply-<upload id>"
-    import     the importer's jobs (slow paging; last, so they never hold pushes back)
-
-Jobs are declared with their queue, timeout and TTL where they are defined (`@job`), are
-enqueued by dotted path with ids (never ORM objects), and reload what they need by id.
+Every job is declared in fulfil.jobs (its dotted path, queue, timeout and TTL), where the
+app enqueues it by that path; here each is defined under `@job(SPEC)`. This package
+imports `fulfil`, never the other way round.
 """
 import functools
-from dataclasses import dataclass
-from datetime import timedelta
 
-from flask import current_app
-from rq import Queue
-from rq.job import Job
-from rq.utils import utcparse
-
-from fulfil.redis_conn import get_redis
-from fulfil.timeutil import utcnow
-from workers.context import app_context, queue_name
-
-QUEUES = ("reconcile", "push", "bulk", "import")
-# A job waiting in a queue (or scheduled, or waiting on another job) will run: enqueuing
-# it again would only run it twice.
-WAITING = {"queued", "scheduled", "deferred"}
-DAY = 24 * 3600
+from workers.context import app_context
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    func: str  # dotted path the worker imports
-    queue: str  # short name, see QUEUES
-    timeout: int  # seconds before RQ stops the job
-    ttl: int  # seconds the job may wait in its queue before RQ drops it
-    result_ttl: int = 0  # results are in the database, not in Redis
-    failure_ttl: int = DAY  # failed jobs stay inspectable (rq info) for a day
-
-    def prepare(self, job_id, args):
-        return Queue.prepare_data(self.func, args=args, job_id=job_id, timeout=self.timeout,
-                                  ttl=self.ttl, result_ttl=self.result_ttl,
-                                  failure_ttl=self.failure_ttl)
-
-
-def job(queue, *, timeout, ttl, result_ttl=0, failure_ttl=DAY):
-    """Declare a job: its queue, timeout and TTL live with its definition (redash's way).
+def job(spec):
+    """Define the job `spec` (a fulfil.jobs.JobSpec) names: refuses a spec whose dotted path
+    is another function's, so the path the app enqueues always reaches this one.
 
     The job runs inside the app context (built once per worker process); called directly
     from a test or a view it uses the current one.
     """
     def decorate(fn):
+        path = f"{fn.__module__}.{fn.__name__}"
+        if spec.func != path:
+            raise ValueError(f"job spec {spec.func!r} declared on {path}")
+
         @functools.wraps(fn)
         def run(*args, **kwargs):
             with app_context():
                 return fn(*args, **kwargs)
 
-        run.spec = JobSpec(f"{fn.__module__}.{fn.__name__}", queue, timeout, ttl, result_ttl,
-                           failure_ttl)
+        run.spec = spec
         return run
     return decorate
-
-
-def enqueue_unique(spec, calls, started_grace, check_queue=False):
-    """Enqueue `calls` ({job_id: args}) unless the same job is already on its way.
-
-    A job is on its way while it waits in its queue, or while it runs and started less
-    than `started_grace` seconds ago. A job that "started" longer ago than that is taken
-    for one whose worker died (RQ itself notices that only minutes later): enqueuing it
-    again is safe because every job here is idempotent.
-
-    `check_queue` (for the reconciler): believe "queued" only of jobs really in the queue.
-    A worker killed right after taking a job off the queue leaves it "queued" but nowhere
-    to be found (RQ's intermediate queue), and RQ gives up on it only minutes later.
-    Returns the ids enqueued.
-    """
-    if not calls:
-        return []
-    app = current_app._get_current_object()
-    redis = get_redis(app)
-    queue = Queue(queue_name(app, spec.queue), connection=redis)
-    ids = list(calls)
-    with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hmget(Job.key_for(job_id), "status", "started_at")
-        if check_queue:
-            pipe.lrange(queue.key, 0, -1)
-        found = pipe.execute()
-    listed = {job_id.decode() for job_id in found.pop()} if check_queue else None
-    oldest_live_start = utcnow() - timedelta(seconds=started_grace)
-    wanted = [job_id for job_id, (status, started_at) in zip(ids, found)
-              if not _on_its_way(job_id, status, started_at, oldest_live_start, listed)]
-    if wanted:
-        with redis.pipeline() as pipe:
-            queue.enqueue_many([spec.prepare(job_id, calls[job_id]) for job_id in wanted], pipeline=pipe)
-            pipe.execute()
-    return wanted
-
-
-def _on_its_way(job_id, status, started_at, oldest_live_start, listed):
-    status = status.decode() if status else None
-    if status in WAITING:
-        return listed is None or status != "queued" or job_id in listed
-    if status == "started" and started_at:
-        return utcparse(started_at.decode()).replace(tzinfo=None) > oldest_live_start
-    return False
-
-
-def key(app, *parts):
-    """A Redis key in fulfil's namespace (the queue prefix), e.g. fulfil:lock:order:12."""
-    return ":".join((app.config["RQ_QUEUE_PREFIX"],) + tuple(str(p) for p in parts))

@@ -9,26 +9,22 @@ A fixed job id makes a second enqueue a no-op while the job waits or runs, so a 
 never stacked behind another, and two clocks (by mistake) do no harm. Run exactly one.
 """
 import logging
-import os
 import time
 from dataclasses import dataclass
 from functools import partial
 
 import redis as redis_lib
 
-from fulfil import outages
-from workers import JobSpec, enqueue_unique, wakeups
+from config import Config
+from fulfil import jobs, outages
+from fulfil.jobs import enqueue_push, enqueue_unique
+from workers import wakeups
 from workers.context import app_context
-from workers.push import enqueue_push
-from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
 WAKEUPS_EVERY = 0.1
 RECONCILE_EVERY = 2.0
-IMPORT_ALL = JobSpec("workers.imports.import_all", "import", timeout=120, ttl=600)
-MCF_FOLLOW = JobSpec("workers.mcf.follow_all", "import", timeout=60, ttl=300)
-MCF_POLL_EVERY = float(os.environ.get("FULFIL_MCF_POLL_INTERVAL", "20"))
 
 
 @dataclass
@@ -51,11 +47,11 @@ def wake_due_entries():
 
 def tasks(import_every, reconcile_every=RECONCILE_EVERY):
     scheduled = [Task("wakeups", WAKEUPS_EVERY, wake_due_entries),
-                 Task("reconcile", reconcile_every, partial(enqueue_job, reconcile.spec, "reconcile"))]
+                 Task("reconcile", reconcile_every, partial(enqueue_job, jobs.RECONCILE, "reconcile"))]
     if import_every > 0:
-        scheduled.append(Task("import-all", import_every, partial(enqueue_job, IMPORT_ALL, "import-all")))
-    if MCF_POLL_EVERY > 0:
-        scheduled.append(Task("mcf-follow", MCF_POLL_EVERY, partial(enqueue_job, MCF_FOLLOW, "mcf-follow")))
+        scheduled.append(Task("import-all", import_every, partial(enqueue_job, jobs.IMPORT_ALL, "import-all")))
+    if Config.MCF_POLL_INTERVAL > 0:
+        scheduled.append(Task("mcf-follow", Config.MCF_POLL_INTERVAL, partial(enqueue_job, jobs.MCF_FOLLOW_ALL, "mcf-follow")))
     return scheduled
 
 

@@ -6,19 +6,18 @@ second import of the same account from starting while one is on its way.
 """
 from flask import current_app
 
-from fulfil import marketplaces
+from fulfil import jobs, marketplaces
 from fulfil.extensions import db
 from fulfil.importer import import_account as run_import
 from fulfil.importer import sync_accounts_from_config
 from fulfil.marketplaces.base import MarketplaceError
 from fulfil.models import MarketplaceAccount
-from workers import enqueue_unique, job
-from workers.ratelimit import limited_adapter
+from fulfil.jobs import enqueue_unique
+from fulfil.ratelimit import limited_adapter
+from workers import job
 
-IMPORT_TIMEOUT = 600
 
-
-@job("import", timeout=120, ttl=600)
+@job(jobs.IMPORT_ALL)
 def import_all():
     sync_accounts_from_config()
     # Fulfilment channels (Amazon MCF) have no orders to import: fulfil.mcf follows them.
@@ -26,11 +25,11 @@ def import_all():
         MarketplaceAccount.enabled, MarketplaceAccount.kind.in_(marketplaces.KINDS))).all()
     db.session.remove()
     enqueue_unique(import_account.spec, {f"import-account-{i}": (i,) for i in ids},
-                   started_grace=IMPORT_TIMEOUT)
+                   started_grace=jobs.IMPORT_ACCOUNT.timeout)
     return len(ids)
 
 
-@job("import", timeout=IMPORT_TIMEOUT, ttl=600)
+@job(jobs.IMPORT_ACCOUNT)
 def import_account(account_id):
     account = db.session.get(MarketplaceAccount, account_id)
     if account is None or not account.enabled:

@@ -13,7 +13,7 @@ import uuid
 import redis as redis_lib
 
 from fulfil import outages
-from workers import key
+from fulfil.redis_conn import key
 
 log = logging.getLogger(__name__)
 

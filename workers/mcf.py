@@ -5,27 +5,27 @@ keeps a slow run from being stacked behind another.
 """
 from flask import current_app
 
+from fulfil import jobs
 from fulfil.extensions import db
 from fulfil.marketplaces.base import MarketplaceError
 from fulfil.mcf.follow import follow_account as run_follow
 from fulfil.mcf.service import KIND
 from fulfil.models import MarketplaceAccount
-from workers import enqueue_unique, job
-from workers.ratelimit import limited_adapter
+from fulfil.jobs import enqueue_unique
+from fulfil.ratelimit import limited_adapter
+from workers import job
 
-FOLLOW_TIMEOUT = 300
 
-
-@job("import", timeout=60, ttl=300)
+@job(jobs.MCF_FOLLOW_ALL)
 def follow_all():
     ids = db.session.scalars(db.select(MarketplaceAccount.id).where(
         MarketplaceAccount.enabled, MarketplaceAccount.kind == KIND)).all()
     db.session.remove()
-    enqueue_unique(follow_account.spec, {f"mcf-follow-{i}": (i,) for i in ids}, started_grace=FOLLOW_TIMEOUT)
+    enqueue_unique(follow_account.spec, {f"mcf-follow-{i}": (i,) for i in ids}, started_grace=jobs.MCF_FOLLOW_ACCOUNT.timeout)
     return len(ids)
 
 
-@job("import", timeout=FOLLOW_TIMEOUT, ttl=300)
+@job(jobs.MCF_FOLLOW_ACCOUNT)
 def follow_account(account_id):
     account = db.session.get(MarketplaceAccount, account_id)
     if account is None or not account.enabled or account.kind != KIND:

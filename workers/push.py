@@ -1,7 +1,7 @@
 """Push outbox entries to the marketplaces (PRODUCT.md "How a change reaches the marketplace").
 
 Jobs and order
-    `enqueue_push(entry_ids)` enqueues `push_entry(entry_id)` with job id "push-<entry id>"
+    `fulfil.jobs.enqueue_push(entry_ids)` enqueues `push_entry(entry_id)` with job id "push-<entry id>"
     (a second enqueue is a no-op while that job is on its way). The job works on the
     entry's *order*: holding a short Redis lock on the order it sends the order's
     unfinished entries oldest first, so "ship" never overtakes "acknowledge", while jobs of
@@ -31,29 +31,29 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
-from fulfil import marketplaces, outages
+from fulfil import jobs, marketplaces, outages
+from fulfil.aftersales import stopship
 from fulfil.extensions import db
+from fulfil.jobs import enqueue_push
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, AlreadyDone, MarketplaceError,
                                       RateLimited, Retryable)
-from fulfil.models import OutboxEntry, Order
-from fulfil.outbox import refresh_sync_state
+from fulfil.models import OutboxEntry
+from fulfil.outbox import store_sync_state
+from fulfil.ratelimit import limited_adapter, limiter
 from fulfil.redis_conn import get_redis
 from fulfil.timeutil import utcnow
-from workers import DAY, enqueue_unique, job, wakeups
+from workers import job, wakeups
 from workers.locks import Locks
-from workers.ratelimit import limited_adapter, limiter
 
 log = logging.getLogger(__name__)
 
 UNFINISHED = ("pending", "sending")
-PUSH_TIMEOUT = 300
 BACKOFF_BASE = 1.0  # seconds; the ceiling doubles with every attempt ...
 # ... up to a minute: after an outage everything is through within a minute, and the
 # shared rate limit, not the backoff, keeps the load on the marketplace in bounds.
@@ -69,16 +69,6 @@ LONGEST_RATE_WAIT = 2.0
 RECORD_RETRY_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
-def job_id(entry_id):
-    return f"push-{entry_id}"
-
-
-def enqueue_push(entry_ids, check_queue=False):
-    """Hand entries to the workers (after commit, from the reconciler, after a retry)."""
-    return enqueue_unique(push_entry.spec, {job_id(i): (i,) for i in entry_ids},
-                          started_grace=current_app.config["OUTBOX_STALE_SECONDS"], check_queue=check_queue)
-
-
 def confirm_delay(sent_at, now=None):
     age = ((now or utcnow()) - sent_at).total_seconds() if sent_at else 0.0
     return min(CONFIRM_CAP, max(CONFIRM_FIRST, age / 2))
@@ -90,7 +80,7 @@ def backoff(attempts, rng=random):
     return rng.uniform(0, ceiling)
 
 
-@job("push", timeout=PUSH_TIMEOUT, ttl=DAY)
+@job(jobs.PUSH)
 def push_entry(entry_id):
     """Send the unfinished entries of `entry_id`'s order, oldest first."""
     order_id = db.session.scalar(select(OutboxEntry.order_id).where(
@@ -204,6 +194,7 @@ class Item:
     sent_at: object  # datetime of the latest send, None before the first
     unknown: bool  # an earlier send may have been applied: read before writing
     outcome: "Outcome | None" = None
+    remote: object = None  # the order as the marketplace has it, read after a refused ship
 
 
 @dataclass(frozen=True)
@@ -259,8 +250,13 @@ class Batch:
                 self._write()
         except Exception as exc:
             # Not a marketplace answer (a bug, a database or Redis failure): record what we
-            # know, treat the rest as "outcome unknown", and let RQ see the exception.
-            error = Retryable(f"fulfil could not finish sending: {exc!r}")
+            # know, treat the rest as "outcome unknown", and let RQ see the exception. What
+            # is stored is shown on Sync problems: words, never the exception's text (a
+            # database error's carries its SQL and bound parameters) — that goes to the log.
+            error = Retryable(f"fulfil could not finish sending: {_internal(exc)}. It tries again by "
+                              "itself; the details are in the worker log (push=internal_error).")
+            log.warning("push=internal_error account=%s action=%s entries=%s", self.account_slug,
+                        self.action, [i.entry_id for i in self.items], exc_info=exc)
             for item in self.items:
                 if item.outcome is None:
                     item.outcome = Outcome("pending", delay=backoff(item.attempts), error=error)
@@ -338,8 +334,17 @@ class Batch:
         elif isinstance(exc, Retryable):
             delay = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
         else:
+            if self.action in stopship.SHIP_ACTIONS:  # refused because the buyer cancelled?
+                item.remote = self._read_order(item)
             return Outcome("failed", error=exc)
         return Outcome("sending" if sent else "pending", delay=delay, error=exc)
+
+    def _read_order(self, item):
+        try:
+            return self.adapter.get_order(item.payload["external_id"])
+        except (MarketplaceError, KeyError) as exc:
+            log.info("push=read_after_refusal entry=%s failed: %s", item.entry_id, exc)
+            return None
 
     def _take_lease(self, items):
         now = utcnow()
@@ -392,6 +397,9 @@ class Batch:
                 entry.confirmed_at = now
             if outcome.error is not None:
                 entry.error_kind, entry.last_error = outcome.error.kind, outcome.error.message
+            cancelled = item.remote is not None and stopship.after_refusal(entry.order, entry.action, item.remote)
+            if cancelled:
+                entry.error_kind, entry.last_error = "cancelled", cancelled
             elif outcome.state == "confirmed":
                 entry.error_kind = entry.last_error = None
         store_sync_state({e.order_id for e in entries})
@@ -414,25 +422,8 @@ class Batch:
                 outcome.error.message if outcome.error else None)
 
 
-def store_sync_state(order_ids):
-    """Set each order's sync_state (fulfil.outbox.refresh_sync_state decides it).
-
-    Written with a plain UPDATE rather than through the ORM, which would bump the order's
-    version: a tablet showing the order would then get a false "changed by someone else"
-    on its next save just because a push finished.
-    """
-    for order_id in order_ids:
-        holder = SimpleNamespace(id=order_id, sync_state=None)
-        refresh_sync_state(holder)
-        db.session.execute(update(Order.__table__).where(Order.__table__.c.id == order_id)
-                           .values(sync_state=holder.sync_state,
-                                   updated_at=Order.__table__.c.updated_at))
-
-
-def retry(entries):
-    """A person asks to send failed entries again (not committed: the view commits, then
-    calls enqueue_push). Their error stays visible until the next attempt replaces it."""
-    now = utcnow()
-    for entry in entries:
-        entry.state, entry.next_attempt_at = "pending", now
-    store_sync_state({e.order_id for e in entries})
+def _internal(exc):
+    """A failure inside fulfil, in a few words for the Sync problems page."""
+    return {"db": "the database stopped answering",
+            "redis": "the job queue (Redis) stopped answering"}.get(outages.cause(exc),
+                                                                     f"an error inside fulfil ({type(exc).__name__})")

@@ -11,13 +11,15 @@ costs little; a job a killed worker took off the queue but never started is foun
 """
 import logging
 
+from fulfil import jobs
+from fulfil.jobs import enqueue_push
 from workers import job
-from workers.push import due_heads, enqueue_push
+from workers.push import due_heads
 
 log = logging.getLogger(__name__)
 
 
-@job("reconcile", timeout=60, ttl=60)
+@job(jobs.RECONCILE)
 def reconcile():
     due = due_heads()
     enqueued = enqueue_push(due, check_queue=True)

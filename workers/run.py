@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from workers import QUEUES
+from fulfil.jobs import QUEUES
 
 log = logging.getLogger("workers.run")
 
@@ -155,7 +155,8 @@ def work(queues):
 
     from fulfil import outages
     from fulfil.redis_conn import get_redis
-    from workers.context import app_context, queue_name
+    from fulfil.jobs import queue_name
+    from workers.context import app_context
 
     with app_context() as app:  # left before working: each job enters its own context
         connection = get_redis(app)
@@ -306,7 +307,9 @@ class Supervisor:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("FULFIL_WORKERS", "2")),
+    from config import Config
+
+    parser.add_argument("--workers", type=int, default=Config.WORKERS,
                         help="worker processes (0: only the clock)")
     clock = parser.add_mutually_exclusive_group()
     clock.add_argument("--no-clock", action="store_true", help="workers only (the clock runs elsewhere)")
@@ -314,7 +317,7 @@ def main(argv=None):
     parser.add_argument("--queues", default=",".join(QUEUES),
                         help="queues the workers take jobs from, in priority order")
     parser.add_argument("--import-interval", type=float,
-                        default=float(os.environ.get("FULFIL_IMPORT_INTERVAL", "30")),
+                        default=Config.IMPORT_INTERVAL,
                         help="seconds between imports of every account (0: never)")
     parser.add_argument("--reconcile-interval", type=float, default=2.0)
     parser.add_argument("--stop-timeout", type=float, default=30.0,
@@ -328,7 +331,7 @@ def main(argv=None):
     configure_logging()
     # Loaded once here, before any fork: a restarted child is ready in a moment, not after
     # importing everything again. (Modules only: no app, no connection is made before fork.)
-    import workers.clock  # noqa: F401
+    import workers.bulk, workers.clock, workers.imports, workers.mcf, workers.push, workers.reconcile  # noqa: F401,E401
     roles = {}
     if not args.clock_only:
         for number in range(1, args.workers + 1):

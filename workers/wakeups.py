@@ -9,8 +9,7 @@ are Redis's own clock, so machines whose clocks disagree still agree on "due".
 """
 from flask import current_app
 
-from fulfil.redis_conn import get_redis
-from workers import key
+from fulfil.redis_conn import get_redis, key
 
 MOST_PER_POP = 1000
 

@@ -9,7 +9,7 @@ others and nothing of it is written. Actor(source="bulk", upload_id=...) makes t
 trail name the upload; the batch's outbox entries are handed to the push workers together
 once the batch commits.
 
-Small uploads apply inside the request; larger ones in the RQ job workers.bulk.apply_upload.
+Small uploads apply inside the request; larger ones in the background (fulfil.jobs.BULK_APPLY).
 Both run `apply_upload`, which is safe to run again: rows with an outcome are skipped and
 re-checking turns rows applied by an interrupted run into "already so".
 """
@@ -24,17 +24,17 @@ from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.bulk.models import Upload
 from fulfil.bulk import lookup
 from fulfil.bulk.lookup import lookup_key
-from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_order
+from fulfil.bulk.write import CHANGED_MEANWHILE, BatchWrite, plan_for_the_values_given, plan_order
 from fulfil.bulk.write import load_orders_for_writing as load_orders
 from fulfil.bulk.preview import GOOD, check_rows, gc_paused, rows_from
 from fulfil.extensions import db
+from fulfil.jobs import enqueue_bulk_apply
 from fulfil.outbox import enqueue_after_commit
 from fulfil.status import ActionNotAllowed
 from fulfil.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-ORDERS_PER_BATCH = 200  # loaded together; the session is emptied between batches
-INLINE_MAX_ROWS = 200  # more rows than this apply in the background (config BULK_INLINE_MAX_ROWS)
+ORDERS_PER_BATCH = 1000  # loaded together; the session is emptied between batches
 OUTCOMES = {"shipped": "Shipped", "updated": "Tracking updated", "unchanged": "Already so",
             "error": "Not applied"}
 _REFUSED = (ActionNotAllowed, InvalidInput, Conflict)
@@ -48,7 +48,7 @@ def begin(upload, user):
     is one conditional UPDATE, so two requests can never both start applying.
     """
     good = sum(1 for verdict in upload.verdicts if verdict["verdict"] in GOOD)
-    background = good > current_app.config.get("BULK_INLINE_MAX_ROWS", INLINE_MAX_ROWS)
+    background = good > current_app.config["BULK_INLINE_MAX_ROWS"]
     claimed = db.session.execute(
         db.update(Upload).where(Upload.id == upload.id, Upload.state.in_(("preview", "failed")))
         .values(state="queued" if background else "applying", applied_by_id=user.id,
@@ -66,9 +66,8 @@ def begin(upload, user):
 def _enqueue(upload_id):
     from redis.exceptions import RedisError
 
-    from workers.bulk import enqueue_apply
     try:
-        enqueue_apply(upload_id)
+        enqueue_bulk_apply(upload_id)
     except RedisError as exc:
         log.warning("bulk=enqueue_failed upload=%s error=%r", upload_id, exc)
         _stop(upload_id, "The background worker could not be reached, so nothing was applied. "
@@ -132,6 +131,7 @@ def _apply_batch(batch, upload, actor_user, outcomes):
     """Check the batch's rows once, against its orders read once; write the orders that
     only ship in a few multi-row statements, the ones with tracking changes through
     actions.perform, each in a savepoint of the batch's transaction."""
+    plan_for_the_values_given()
     check_rows(batch, upload.acknowledge, load=load_orders)
     actor = Actor(actor_user, source="bulk", upload_id=upload.id)
     by_order = defaultdict(list)

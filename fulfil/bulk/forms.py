@@ -3,13 +3,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, TextAreaField
 
-from fulfil.bulk.parsing import FIELDS, REQUIRED, ParseError, read_pasted, read_upload
-
-MAX_ROWS = 20_000  # config BULK_MAX_ROWS overrides
-
-
-def _megabytes(size):
-    return f"{size / 1024 / 1024:.1f} MB"
+from fulfil.bulk.parsing import (FIELDS, REQUIRED, Limits, ParseError, read_limited, read_pasted, read_upload,
+                                 too_large)
 
 
 class UploadForm(FlaskForm):
@@ -22,22 +17,19 @@ class UploadForm(FlaskForm):
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
             return False
-        limit = current_app.config["BULK_MAX_BYTES"]
-        max_rows = current_app.config.get("BULK_MAX_ROWS", MAX_ROWS)
+        config = current_app.config
+        limit, limits = config["BULK_MAX_BYTES"], Limits.from_config(config)
+        max_rows = config["BULK_MAX_ROWS"]
         upload = self.file.data
         field = self.file if upload else self.pasted
         try:
             if upload:
-                data = upload.read(limit + 1)
-                if len(data) > limit:
-                    raise ParseError(f"The file is larger than {_megabytes(limit)}: split it and upload "
-                                     "the parts one by one.")
-                self.sheet = read_upload(data, upload.filename or "", max_rows)
+                data = read_limited(upload, limit)
+                self.sheet = read_upload(data, upload.filename or "", max_rows, limits)
             elif (self.pasted.data or "").strip():
                 if len(self.pasted.data.encode("utf-8")) > limit:
-                    raise ParseError(f"That is more than {_megabytes(limit)} of text: paste fewer rows "
-                                     "at a time.")
-                self.sheet = read_pasted(self.pasted.data, max_rows)
+                    raise ParseError(too_large(limit))
+                self.sheet = read_pasted(self.pasted.data, max_rows, limits)
             else:
                 raise ParseError("Paste the rows from your spreadsheet, or choose a file.")
         except ParseError as exc:

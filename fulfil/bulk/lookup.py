@@ -89,7 +89,10 @@ class OrderFacts:
     order_number: str
     marketplace: str
     status: str
+    raw_status: str
     fulfilment_mode: str
+    delivery_scheme: str | None
+    remote_actions: list | None
     dispute_open: bool
     account: AccountFacts
     lines: list = field(default_factory=list)
@@ -130,7 +133,8 @@ def load_order_facts(order_ids):
     orders, accounts = {}, {}
     for chunk in chunks(sorted(order_ids)):
         query = (db.select(Order.id, Order.external_id, Order.order_number, Order.marketplace, Order.status,
-                           Order.fulfilment_mode, Order.dispute_open, MarketplaceAccount.kind)
+                           Order.raw_status, Order.fulfilment_mode, Order.delivery_scheme, Order.remote_actions,
+                           Order.dispute_open, MarketplaceAccount.kind)
                  .join(MarketplaceAccount, MarketplaceAccount.id == Order.account_id)
                  .where(among(Order.id, chunk)))
         for *columns, kind in db.session.execute(query):

@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 import re
+import time
 import unicodedata
 import zipfile
 from collections import Counter
@@ -17,11 +18,14 @@ from functools import lru_cache
 from datetime import date, datetime
 
 from fulfil import tracking
+from fulfil.csvcell import restore
 
 MAX_COLUMNS = 60
 MAX_CELL = 500  # longer cells are cut: no order, carrier or tracking number is that long
-# An .xlsx is a zip: refuse archives that would inflate far beyond any real tracking sheet.
-MAX_XLSX_UNPACKED = 100 * 1024 * 1024
+MB = 1024 * 1024
+SHARED_STRINGS = "xl/sharedStrings.xml"
+# Members smaller than this are not held to the ratio: tiny parts compress wildly and cost nothing.
+RATIO_GRACE = MB
 
 # The columns fulfil understands, in the order the mapping form lists them.
 FIELDS = {
@@ -64,6 +68,46 @@ class ParseError(ValueError):
     """The input cannot be read as a table; the message says what to do about it."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one upload may cost the web worker reading it (config.py holds the numbers).
+
+    An .xlsx is a zip of XML. openpyxl streams the sheet itself (read_only), but reads the
+    shared-strings table — every distinct text in the workbook — whole into memory before
+    the first row: that is where a 238 KB file unpacking to 93 MB spent 67 s and 941 MB.
+    So the archive's own directory is checked before anything is unpacked: the total,
+    the shared strings, and each part's packing ratio. Python's zipfile never inflates a
+    part beyond the size the directory declares (a lie ends in a CRC error), so these
+    sizes bound what parsing can cost. Reading rows stops at `seconds`.
+    """
+    xlsx_unpacked: int = 50 * MB
+    xlsx_shared_strings: int = 5 * MB
+    xlsx_ratio: int = 100  # Apache POI's zip-bomb guard uses the same 1:100 minimum
+    seconds: float = 20.0
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(xlsx_unpacked=config["XLSX_MAX_UNPACKED"],
+                   xlsx_shared_strings=config["XLSX_MAX_SHARED_STRINGS"],
+                   xlsx_ratio=config["XLSX_MAX_RATIO"], seconds=config["UPLOAD_PARSE_SECONDS"])
+
+
+def megabytes(size):
+    """1.5 MB, 93 MB, 8 MB: what a person reads; never "0.0 MB" for a small limit."""
+    if size < 1024:
+        return f"{size:,} bytes"
+    if size < MB:
+        return f"{round(size / 1024):,} KB"
+    value = size / MB
+    return f"{value:,.0f} MB" if value >= 10 or value.is_integer() else f"{value:.1f} MB"
+
+
+def too_large(limit):
+    """The one answer to an upload or paste over BULK_MAX_BYTES, wherever it is caught."""
+    return (f"This is more than {megabytes(limit)}, the most one upload or paste can hold: split "
+            "the rows into parts and send them one by one.")
+
+
 @dataclass
 class Sheet:
     """What was read: every non-blank row (the first may be headers) and how it was read."""
@@ -73,10 +117,6 @@ class Sheet:
     has_header: bool = False
     mapping: dict = field(default_factory=dict)  # field -> column index
     recognised: bool = False  # the headers named the columns (else the mapping is a guess)
-
-    @property
-    def column_count(self):
-        return max((len(row["cells"]) for row in self.rows), default=0)
 
 
 def header_key(text):
@@ -155,20 +195,28 @@ def carrier_from_text(text):
 
 # -- reading ------------------------------------------------------------------------------
 
-def read_upload(data, filename, max_rows):
+def read_limited(storage, limit):
+    """At most `limit` bytes of an uploaded file (a werkzeug FileStorage); ParseError beyond."""
+    data = storage.read(limit + 1)
+    if len(data) > limit:
+        raise ParseError(too_large(limit))
+    return data
+
+
+def read_upload(data, filename, max_rows, limits=Limits()):
     """Bytes of an uploaded file -> Sheet. Raises ParseError."""
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data, max_rows)
+        return _read_xlsx(data, max_rows, limits)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ParseError("This is an old Excel .xls file. In Excel choose File → Save As → "
                          "Excel Workbook (.xlsx) or CSV, then upload that.")
     text, encoding = decode(data)
-    return _read_text(text, encoding, max_rows)
+    return _read_text(text, encoding, max_rows, limits)
 
 
-def read_pasted(text, max_rows):
+def read_pasted(text, max_rows, limits=Limits()):
     """Text pasted into the page (the browser already sent it as Unicode) -> Sheet."""
-    return _read_text(text, "", max_rows)
+    return _read_text(text, "", max_rows, limits)
 
 
 def decode(data):
@@ -233,7 +281,7 @@ def _width(line, delimiter):
 DELIMITER_NAMES = {"\t": "tab", ";": "semicolon", ",": "comma"}
 
 
-def _read_text(text, encoding, max_rows):
+def _read_text(text, encoding, max_rows, limits):
     # NULs are never meaningful in a sheet (they come from a mis-saved file) and
     # PostgreSQL cannot store them.
     text = text.replace("\x00", "")
@@ -246,25 +294,43 @@ def _read_text(text, encoding, max_rows):
                          "tabs, commas or semicolons).")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = _collect(((reader.line_num, cells) for cells in reader), max_rows)
+        rows = _collect(((reader.line_num, cells) for cells in reader), max_rows, limits)
     except csv.Error as exc:
         raise ParseError(f"Row {reader.line_num} cannot be read ({exc}). Check its quotes, or "
                          "save the sheet again as CSV.") from None
     return _sheet(rows, encoding, DELIMITER_NAMES[delimiter])
 
 
-def _read_xlsx(data, max_rows):
-    from openpyxl import load_workbook
-
+def check_archive(data, limits):
+    """Refuse an .xlsx that would unpack beyond `limits`, from its directory alone."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError):
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError):
         raise ParseError("This file looks like a damaged Excel file: open it in Excel, save it "
                          "again as .xlsx or CSV and upload that.") from None
-    if unpacked > MAX_XLSX_UNPACKED:
-        raise ParseError("This Excel file unpacks to more than 100 MB: save just the tracking "
-                         "columns as CSV and upload that.")
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > limits.xlsx_unpacked:
+        raise ParseError(f"This spreadsheet unpacks to {megabytes(unpacked)}; the limit is "
+                         f"{megabytes(limits.xlsx_unpacked)}. Save just the columns fulfil needs as "
+                         "CSV (or split the rows into several files) and upload that.")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > RATIO_GRACE and ratio > limits.xlsx_ratio:
+            raise ParseError(f"This spreadsheet unpacks to {ratio:,.0f} times its size ({part.filename}: "
+                             f"{megabytes(part.compress_size)} → {megabytes(part.file_size)}); real "
+                             f"spreadsheets stay under {limits.xlsx_ratio} times. Open it in Excel, save "
+                             "it again as .xlsx or CSV and upload that.")
+        if part.filename == SHARED_STRINGS and part.file_size > limits.xlsx_shared_strings:
+            raise ParseError(f"The text in this spreadsheet unpacks to {megabytes(part.file_size)}; "
+                             f"the limit is {megabytes(limits.xlsx_shared_strings)}. Save just the "
+                             "columns fulfil needs as CSV and upload that.")
+
+
+def _read_xlsx(data, max_rows, limits):
+    from openpyxl import load_workbook
+
+    check_archive(data, limits)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
@@ -273,7 +339,7 @@ def _read_xlsx(data, max_rows):
             sheet.reset_dimensions()
             rows = _collect(((number, [_xlsx_cell(v) for v in values])
                              for number, values in enumerate(sheet.iter_rows(values_only=True), 1)),
-                            max_rows)
+                            max_rows, limits)
         finally:
             workbook.close()
     except ParseError:
@@ -298,19 +364,19 @@ def _xlsx_cell(value):
     return str(value)
 
 
-_NEUTRALISED = re.compile(r"^'(?=[=+\-@])")
-
-
 def _cell(value):
-    # Undo the apostrophe fulfil's error report puts before = + - @ (so spreadsheets do not
-    # run them as formulas): a fixed report reads back as the seller typed it.
-    value = _NEUTRALISED.sub("", value.strip())
+    # A fixed error report reads back as the seller typed it (fulfil.csvcell).
+    value = restore(value.strip())
     return value if len(value) <= MAX_CELL else value[:MAX_CELL - 1] + "…"
 
 
-def _collect(numbered_rows, max_rows):
-    rows = []
+def _collect(numbered_rows, max_rows, limits):
+    rows, deadline = [], time.monotonic() + limits.seconds
     for line, cells in numbered_rows:
+        if time.monotonic() > deadline:
+            raise ParseError(f"Reading this file took longer than {limits.seconds:g} seconds, the limit "
+                             f"(stopped at row {line:,}). Save just the columns fulfil needs as CSV, "
+                             "or split the rows into several files, and upload that.")
         cells = [_cell(c) for c in cells]
         while cells and not cells[-1]:
             cells.pop()

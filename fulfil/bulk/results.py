@@ -9,6 +9,7 @@ from fulfil.bulk.apply import OUTCOMES
 from fulfil.bulk.parsing import FIELDS, recognise_headers
 from fulfil.bulk.lookup import among, chunks
 from fulfil.bulk.preview import VERDICTS
+from fulfil.csvcell import neutralise
 from fulfil.extensions import db
 from fulfil.models import OutboxEntry
 
@@ -17,8 +18,6 @@ PAGE_SIZE = 100
 _WORST_FIRST = ("failed", "sending", "pending", "confirmed")
 SYNC_LABELS = {"failed": "Refused by the marketplace", "sending": "Sending…",
                "pending": "Waiting for the marketplace", "confirmed": "Confirmed"}
-# Spreadsheets run cells starting with these as formulas; the report prefixes them with '.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -128,14 +127,11 @@ def error_report(upload):
     outcomes = upload.outcomes or []
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if upload.delimiter == "semicolon" else ",")
-    writer.writerow([_neutralise(cell) for cell in header])
+    writer.writerow([neutralise(cell) for cell in header])
     data = upload.data_rows
     for index in error_rows(upload):
         cells = data[index]["cells"] + [""] * (len(header) - len(data[index]["cells"]))
         cells[reason_at] = (outcomes[index] if outcomes else upload.verdicts[index])["reason"] or ""
-        writer.writerow([_neutralise(cell) for cell in cells])
+        writer.writerow([neutralise(cell) for cell in cells])
     return out.getvalue()
 
-
-def _neutralise(cell):
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -1,5 +1,5 @@
 """Bulk tracking entry: paste or upload → (map columns) → preview → apply → results."""
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from fulfil.auth.roles import BULK_UPLOAD, SUPERVISE, roles_required
@@ -7,9 +7,11 @@ from fulfil.bulk import bp
 from fulfil.bulk.apply import OUTCOMES, begin
 from fulfil.bulk.forms import OptionsForm, UploadForm, columns_form
 from fulfil.bulk.models import STATE_LABELS, Upload
+from fulfil.bulk.parsing import megabytes
 from fulfil.bulk.preview import VERDICTS, counts, preview, receive
 from fulfil.bulk.results import SYNC_LABELS, error_report, filters, is_waiting, row_page, sync_summary
 from fulfil.extensions import db
+from fulfil.inputs import takes_raw_text
 from fulfil.templating import is_htmx
 
 RECENT = 10
@@ -64,6 +66,7 @@ def _context(upload, confirmations=True):
 
 
 @bp.route("/", methods=["GET", "POST"])
+@takes_raw_text  # the paste is a spreadsheet's text: the parser deals with stray NULs
 @roles_required(*BULK_UPLOAD)
 def index():
     form = UploadForm()
@@ -73,7 +76,10 @@ def index():
         return _to_show(upload)
     uploads = db.session.scalars(db.select(Upload).where(Upload.user_id == current_user.id)
                                  .order_by(Upload.id.desc()).limit(RECENT)).all()
-    return render_template("bulk/index.html", form=form, uploads=uploads), 422 if form.errors else 200
+    config = current_app.config
+    return render_template("bulk/index.html", form=form, uploads=uploads,
+                           size_limit=megabytes(config["BULK_MAX_BYTES"]),
+                           row_limit=config["BULK_MAX_ROWS"]), 422 if form.errors else 200
 
 
 @bp.route("/<int:upload_id>")

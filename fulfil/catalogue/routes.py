@@ -5,7 +5,7 @@ Everyone who works orders may look products up; sellers, supervisors and admins 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from fulfil.auth.roles import BULK_UPLOAD, WORK_ORDERS, roles_required
-from fulfil.bulk.parsing import ParseError, read_upload
+from fulfil.bulk.parsing import Limits, ParseError, megabytes, read_limited, read_upload
 from fulfil.catalogue import bp
 from fulfil.catalogue.forms import ImportForm, ProductForm
 from fulfil.catalogue.importing import import_sheet
@@ -92,14 +92,12 @@ def import_products():
     errors = []
     if form.validate_on_submit():
         upload = form.file.data
-        limit = current_app.config["BULK_MAX_BYTES"]
-        data = upload.read(limit + 1) if upload else b""
         try:
+            data = read_limited(upload, current_app.config["BULK_MAX_BYTES"]) if upload else b""
             if not data:
                 raise ParseError("Choose a CSV or Excel file to upload.")
-            if len(data) > limit:
-                raise ParseError("The file is too large: split it and upload the parts one by one.")
-            result = import_sheet(read_upload(data, upload.filename or "", MAX_IMPORT_ROWS))
+            result = import_sheet(read_upload(data, upload.filename or "", MAX_IMPORT_ROWS,
+                                              Limits.from_config(current_app.config)))
         except ParseError as exc:
             errors = [str(exc)]
         else:
@@ -113,7 +111,8 @@ def import_products():
                 return redirect(url_for(".index"), 303)
     elif form.errors:
         errors = [m for messages in form.errors.values() for m in messages]
-    return render_template("catalogue/import.html", form=form, errors=errors), (422 if errors else 200)
+    return render_template("catalogue/import.html", form=form, errors=errors,
+                           size_limit=megabytes(current_app.config["BULK_MAX_BYTES"])), (422 if errors else 200)
 
 
 def _count(number, noun):

@@ -15,6 +15,7 @@ from fulfil.floor.models import PackScan
 from fulfil.models import Event, SearchKey
 from fulfil.status import allowed_actions
 from fulfil.tracking import normalise
+from fulfil.wording import plural
 
 PACKABLE = ("new", "to_pack")  # an order the station may still verify and mark packed
 OVERRIDE_ROLES = ("supervisor", "admin")
@@ -168,7 +169,7 @@ def mark_packed(order, user, expected_version, override_reason=None):
     reason = (override_reason or "").strip()
     if not current.complete:
         if user.role not in OVERRIDE_ROLES:
-            raise PackRefused(f"{current.verified} of {current.expected} items are verified: scan the rest, "
+            raise PackRefused(f"{current.verified} of {plural(current.expected, 'item')} verified: scan the rest, "
                               "or ask a supervisor to override.")
         if not reason:
             raise PackRefused("Say why the parcel goes without every item verified (the override is audited).")
@@ -178,7 +179,7 @@ def mark_packed(order, user, expected_version, override_reason=None):
         entries += perform(order, "acknowledge", actor, expected_version=expected_version)
         expected_version = None  # acknowledge bumped the version within this same request
     if current.complete:
-        note = f"All {current.expected} items verified by scan"
+        note = (f"All {plural(current.expected, 'item')} verified by scan" if current.expected != 1 else "The item verified by scan")
         action = "verified"
     else:
         note = f"Override: {current.verified} of {current.expected} verified. Reason: {reason[:500]}"

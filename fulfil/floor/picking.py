@@ -15,6 +15,7 @@ from fulfil.floor.models import PickList
 from fulfil.models import Order
 from fulfil.orders.queries import Clock
 from fulfil.timeutil import utcnow
+from fulfil.wording import plural
 
 MAX_ORDERS = 500  # a wave bigger than this is more than one picker walks; the list says so
 
@@ -130,7 +131,7 @@ def create(order_ids, user, name=""):
     orders = [o for o in open_orders(order_ids) if not o.is_read_only]
     if not orders:
         raise PickRefused("None of those orders is waiting to be shipped: nothing to pick.")
-    pick_list = PickList(name=name[:120] or f"{len(orders)} orders", created_by=user, orders=orders, picked={})
+    pick_list = PickList(name=name[:120] or plural(len(orders), "order"), created_by=user, orders=orders, picked={})
     db.session.add(pick_list)
     return pick_list
 

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from fulfil.aftersales import stopship
+from fulfil.aftersales.models import Recall
 from fulfil.actions import Actor, Conflict, InvalidInput, Package, perform
 from fulfil.auth.roles import SUPERVISE, WORK_ORDERS, roles_required
 from fulfil.catalogue.service import products_by_sku
@@ -66,7 +68,19 @@ def index():
                                 .options(selectinload(Order.lines))).all()
     picks = db.session.scalars(select(PickList).order_by(PickList.id.desc()).limit(10)).all()
     return render_template("floor/index.html", orders=orders, view=view, FLOOR_VIEWS=FLOOR_VIEWS,
-                           picks=picks, capped=len(orders) == MAX_BATCH)
+                           picks=picks, capped=len(orders) == MAX_BATCH, recalls=stopship.open_recalls())
+
+
+@bp.route("/recalls/<int:recall_id>/done", methods=["POST"])
+@roles_required(*WORK_ORDERS)
+def recall_done(recall_id):
+    """The parcel is back (or stopped at the carrier) and the goods are on the shelf."""
+    recall = db.session.get(Recall, recall_id) or abort(404)
+    if recall.done_at is None:
+        stopship.recall_done(recall, _user(), request.form.get("note", "").strip())
+        db.session.commit()
+        flash(f"Recall of order {recall.order.external_id} done.", "ok")
+    return redirect(url_for("floor.index"), 303)
 
 
 @bp.route("/batch", methods=["POST"])
@@ -211,19 +225,26 @@ def _order_or_404(order_id):
     return order
 
 
-def _station(order, status=200, outcome=None, notice=None, ship_error=None, entered=None):
+def _station(order, status=200, outcome=None, notice=None, ship_error=None, entered=None, unchecked=None):
     photos = db.session.scalars(select(PackPhoto.id).where(PackPhoto.order_id == order.id)
                                 .order_by(PackPhoto.id)).all()
     return render("floor/pack.html", "floor/_pack.html", order=order, state=packing.state(order),
                   outcome=outcome, notice=notice, ship_error=ship_error, entered=entered or {},
                   carriers=carrier_choices(order), can_override=_user().role in packing.OVERRIDE_ROLES,
-                  allowed=allowed_actions(order), photos=photos), status
+                  allowed=allowed_actions(order), photos=photos, unchecked=unchecked,
+                  stop=stopship.stop_message(order) if order.status == "cancelled" else None), status
+
+
+def _stopped(order):
+    """Ask the marketplace before the parcel is closed or handed over: cancelled there = STOP."""
+    return stopship.check_live(order).cancelled
 
 
 @bp.route("/pack/<int:order_id>")
 @roles_required(*WORK_ORDERS)
 def pack(order_id):
-    return _station(_order_or_404(order_id))
+    order = _order_or_404(order_id)
+    return _station(order, unchecked=stopship.check_live(order).unchecked)
 
 
 @bp.route("/pack/<int:order_id>/scan", methods=["POST"])
@@ -257,6 +278,8 @@ def _version():
 @roles_required(*WORK_ORDERS)
 def pack_done(order_id):
     order = _order_or_404(order_id)
+    if _stopped(order):
+        return _station(order, 409)
     try:
         packing.mark_packed(order, _user(), _version(), request.form.get("reason", "")[:500])
         db.session.commit()
@@ -277,6 +300,8 @@ def pack_ship(order_id):
     order = _order_or_404(order_id)
     entered = {"tracking_number": request.form.get("tracking_number", "")[:100],
                "carrier": request.form.get("carrier", "")[:40]}
+    if _stopped(order):
+        return _station(order, 409, entered=entered)
     current = packing.state(order)
     if order.status in packing.PACKABLE and not current.complete:
         return _station(order, 409, ship_error="Verify every item (or have a supervisor override) before shipping.",
@@ -333,8 +358,8 @@ def photo(photo_id):
     found = db.session.get(PackPhoto, photo_id)
     if found is None:
         abort(404)
-    return Response(found.data, mimetype=found.content_type,
-                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    # A parcel photo can show the label with the buyer's address: never kept on a shared tablet.
+    return Response(found.data, mimetype=found.content_type, headers={"Cache-Control": "no-store"})
 
 
 # -- slips -----------------------------------------------------------------------------
@@ -356,9 +381,9 @@ def slips():
 
 
 def slip_context():
-    text = current_app.config.get("RETURN_ADDRESS", "") or ""
+    text = current_app.config["RETURN_ADDRESS"]
     lines = [part.strip() for part in text.replace("|", "\n").splitlines() if part.strip()]
-    return {"seller_name": current_app.config.get("SELLER_NAME", ""), "return_address": lines}
+    return {"seller_name": current_app.config["SELLER_NAME"], "return_address": lines}
 
 
 # -- the scanner -----------------------------------------------------------------------

@@ -5,6 +5,12 @@ Every module defines
     CARRIER_NAMES     fulfil carrier code -> the name this marketplace accepts
     PUSHED_ACTIONS    actions the marketplace has a call for (others are fulfil-only steps)
     supported_actions(order) -> set of action names this marketplace allows for the order
+and may define
+    refusal(order, action) -> why the marketplace does not allow it, and what to do instead
+    cancel_reasons(order) -> [CancelReason] the marketplace allows for this very order
+                      (asks the marketplace; raises MarketplaceError)
+    pushes(order, action) -> whether this order's change goes to the marketplace, where
+                      that depends on the order (default: action in PUSHED_ACTIONS)
     ADAPTER           the Adapter subclass (fulfil.marketplaces.base.Adapter)
 """
 from importlib import import_module
@@ -26,13 +32,23 @@ def supported_actions(order):
     return module_for(order.marketplace).supported_actions(order)
 
 
+def refusal(order, action):
+    """The marketplace's reason for not allowing `action` on this order, or None."""
+    explain = getattr(module_for(order.marketplace), "refusal", None)
+    return explain(order, action) if explain is not None else None
+
+
+def cancel_reasons(order):
+    """The marketplace's own cancel reasons for this order, or None where it has no such
+    list (fulfil's reasons apply). May raise MarketplaceError."""
+    ask = getattr(module_for(order.marketplace), "cancel_reasons", None)
+    return ask(order) if ask is not None else None
+
+
 def is_pushed(order, action):
-    return action in module_for(order.marketplace).PUSHED_ACTIONS
-
-
-def map_status(kind, raw_status):
-    """Unified status for a raw one; unknown raw statuses are kept raw and shown as on hold."""
-    return module_for(kind).STATUS_MAP.get(raw_status, "on_hold")
+    module = module_for(order.marketplace)
+    decide = getattr(module, "pushes", None)
+    return decide(order, action) if decide is not None else action in module.PUSHED_ACTIONS
 
 
 def carrier_name(kind, carrier):
@@ -47,6 +63,10 @@ def account_settings(account, app=None):
     settings.setdefault("base_url", account.base_url)
     settings.setdefault("kind", account.kind)
     settings["slug"] = account.slug
+    from fulfil.accounts.vault import token_vault  # the accounts package imports this one
+    vault = token_vault(account)
+    if vault is not None:  # connected by OAuth: its stored tokens, not the environment's
+        settings["token_vault"] = vault
     return settings
 
 

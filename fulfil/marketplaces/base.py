@@ -9,10 +9,13 @@ Outbox payloads (written by fulfil.actions, read by `push`):
     acknowledge      {"external_id"}
     pack             {"external_id", "packages": [{"lines": [LINE, ...]}]}
     ship             {"external_id", "shipment_id", "carrier", "carrier_name", "tracking_number",
-                      "tracking_url", "shipped_at" (ISO UTC), "method_code", "lines": [LINE, ...]}
+                      "tracking_url", "shipped_at" (ISO UTC), "method_code", "lines": [LINE, ...],
+                      "delivery_scheme" (the order's, may be null)}
     update_tracking  as ship, plus "old_tracking_number"
     deliver          {"external_id"}
-    cancel           {"external_id", "reason", "reason_code", "lines": [LINE, ...]}
+    cancel           {"external_id", "reason", "reason_code", "lines": [LINE, ...],
+                      "cancel_reason_id" (only when the person chose one of the marketplace's
+                      own reasons for this order, see CancelReason)}
     LINE = {"line_number", "item_id", "sku", "quantity"}
 """
 from abc import ABC, abstractmethod
@@ -83,6 +86,8 @@ class RemoteOrder:
     raw_status: str
     status: str  # unified, via the module's STATUS_MAP; unknown raw statuses map to 'on_hold'
     fulfilment_mode: str = "seller"
+    delivery_scheme: str | None = None  # who carries it, in the marketplace's words
+    remote_actions: list | None = None  # what the marketplace allows now, in its words
     raw_substatus: str | None = None
     ordered_at: datetime | None = None
     ship_by: datetime | None = None
@@ -108,6 +113,16 @@ class RemoteOrder:
     raw: dict = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class CancelReason:
+    """A reason a person may give for cancelling an order: fulfil's own, or one the
+    marketplace lists for this very order (`remote_id` = the marketplace's id for it)."""
+    code: str  # what the cancel form sends
+    label: str
+    needs_note: bool = False
+    remote_id: int | None = None
+
+
 @dataclass
 class ImportPage:
     orders: list  # RemoteOrder
@@ -125,9 +140,9 @@ NOT_APPLIED = "not_applied"  # safe to (re)send the write
 class Adapter(ABC):
     """Base for Ozon, Walmart and Wish adapters.
 
-    `settings` is the account's config (fulfil.accounts.account_settings): base_url and
-    credentials. `token_store` is a dict-like shared cache (Redis-backed in workers) for
-    access tokens, so workers do not each fetch a token.
+    `settings` is the account's config (fulfil.marketplaces.account_settings): base_url and
+    credentials. `token_store` is a dict-like shared cache (Redis-backed, see fulfil.ratelimit)
+    for access tokens, so processes do not each fetch a token.
     """
     kind = ""
     # Writes the marketplace processes asynchronously: the worker confirms with check().

@@ -1,9 +1,9 @@
 """Ozon Seller API: FBS/rFBS postings (the seller's work) and FBO postings (read-only).
 
 One fulfil order is one Ozon posting (external_id = posting_number); postings split from
-one buyer's order share its order_number. FBS or rFBS is told by `tpl_integration_type`:
-"ozon" means Ozon's logistics carries the posting (FBS), anything else means the seller
-delivers (rFBS) — only rFBS takes tracking numbers and "delivered" from the seller.
+one buyer's order share its order_number. Who carries a posting is its
+`tpl_integration_type` (kept as the order's delivery_scheme, see DELIVERY): it decides FBS
+or rFBS and whether the seller gives Ozon a tracking number and reports delivery steps.
 
 Account settings: base_url, client_id, api_key, timeout (seconds, default 10),
 lookback_days (how far the first import reaches, default 30), fbo_lookback_days (default
@@ -13,14 +13,16 @@ Import cursor (JSON): {"since": ISO time, "to": ISO time while a pass runs,
 "scheme": "fbs" | "fbo", "cursor": Ozon's page cursor}.
 """
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, Adapter, AlreadyDone,
-                                      ImportPage, MarketplaceError, Permanent, RateLimited,
-                                      RemoteLine, RemoteOrder, RemoteShipment, Retryable)
+                                      CancelReason, ImportPage, MarketplaceError, Permanent,
+                                      RateLimited, RemoteLine, RemoteOrder, RemoteShipment, Retryable)
 from fulfil.timeutil import to_utc_naive, utcnow
 
 STATUS_MAP = {
@@ -60,37 +62,141 @@ CARRIER_NAMES = {
 # One posting is one package: several packages means splitting the posting when packing.
 MULTI_PACKAGE = False
 
-PUSHED_ACTIONS = frozenset({"pack", "ship", "update_tracking", "deliver", "cancel"})
+PUSHED_ACTIONS = frozenset({"pack", "ship", "update_tracking", "deliver", "cancel", "open_dispute",
+                            "hand_on"})
+# A posting handed over but not scanned in at the sorting centre ("not accepted") may be
+# disputed at Ozon (/v2/posting/fbs/arbitration) where its available_actions offer
+# "arbitration"; a disputed posting goes back to awaiting_deliver with
+# /v2/posting/fbs/awaiting-delivery where they offer "awaiting_delivery".
+ARBITRATION = "/v2/posting/fbs/arbitration"
+AWAITING_DELIVERY = "/v2/posting/fbs/awaiting-delivery"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one kind of tpl_integration_type means for the seller."""
+    mode: str  # fulfilment_mode: FBS (Ozon's logistics) or rFBS (another carrier)
+    tracking: bool  # the seller gives Ozon the tracking number (/v2/fbs/posting/tracking-number/set)
+    reports: bool  # the seller reports delivering / last mile / delivered (Ozon's non_int_* actions)
+    who: str  # for a person: who carries the parcel
+
+
+# tpl_integration_type, as Ozon's spec describes it (v3FbsPostingDetail).
+DELIVERY = {
+    "ozon": Delivery("FBS", False, False, "Ozon's own logistics"),
+    # "delivery by an outside carrier, Ozon registers the order": Ozon gives the carrier the
+    # parcel and the tracking number; the seller only packs and hands over.
+    "aggregator": Delivery("rFBS", False, False, "Ozon's partner carrier"),
+    # "outside carrier, the seller registers the order": the seller gives Ozon the number,
+    # Ozon follows that carrier's tracking for the delivery steps.
+    "3pl_tracking": Delivery("rFBS", True, False, "a carrier the seller booked, tracked by Ozon"),
+    # "the seller's own delivery": the seller reports every step (non_int_delivering, ...).
+    "non_integrated": Delivery("rFBS", True, True, "the seller"),
+}
+# A kind Ozon adds later (its list method already names "hybryd") is treated as Ozon's:
+# fulfil then sends nothing a seller-delivered posting would need, and shows the raw value.
+UNKNOWN_DELIVERY = Delivery("FBS", False, False, "Ozon (a delivery scheme fulfil does not know)")
+# Ozon's available_actions for marked goods: codes must be sent before packing.
+NEEDS_MARKS = "ship_with_additional_info"
+
+
+def delivery_scheme(order):
+    """The order's tpl_integration_type. Orders imported before it was kept fall back to
+    what their fulfilment mode meant then (FBS: Ozon's; rFBS: the seller's own)."""
+    if order.delivery_scheme is not None:
+        return order.delivery_scheme
+    return "ozon" if order.fulfilment_mode == "FBS" else "non_integrated"
+
+
+def delivery_of(order):
+    return DELIVERY.get(delivery_scheme(order), UNKNOWN_DELIVERY)
 
 
 def supported_actions(order):
     if order.fulfilment_mode == "FBO":
         return set()
-    actions = {"acknowledge", "pack", "cancel"}
-    if order.fulfilment_mode == "rFBS":
-        # rFBS sellers deliver themselves: they set the tracking number and report delivery.
+    delivery = delivery_of(order)
+    actions = {"acknowledge", "cancel"}
+    if NEEDS_MARKS not in (order.remote_actions or ()):
+        actions.add("pack")
+    if delivery.tracking:
         # Ozon takes a tracking number only once the posting is packed (awaiting_deliver).
         # Once delivered or disputed Ozon refuses tracking changes (HAS_INCORRECT_STATUS).
-        actions.add("deliver")
-        if order.status == "in_transit":
-            actions.add("update_tracking")
         if order.status == "ready":
             actions.add("ship")
+        if order.status == "in_transit":
+            actions.add("update_tracking")
+    if delivery.reports:
+        actions.add("deliver")
+    if _may_hand_on(order):
+        actions.add("hand_on")
     return actions
 
 
-# Ozon's own reasons a seller may give: 352 out of stock, 400 only defective stock left,
-# 402 other (seller's fault, message required). Nothing closer exists for fulfil's other
-# reasons, so they go as 402 with fulfil's reason text as the message.
+def pushes(order, action):
+    """Ozon learns a dispute only for a not-accepted posting where it offers one; any other
+    dispute is fulfil's own record."""
+    if action == "open_dispute":
+        return order.status == "not_accepted" and _offered(order, "arbitration")
+    return action in PUSHED_ACTIONS
+
+
+def _offered(order, ozon_action):
+    """Ozon's available_actions offer it (or fulfil was not told: Ozon's answer will say)."""
+    return order.remote_actions is None or ozon_action in order.remote_actions
+
+
+def _may_hand_on(order):
+    if order.status != "dispute" or order.raw_status == "client_arbitration":
+        return False
+    # Filed from fulfil a moment ago, Ozon's last word is still about the not-accepted posting.
+    return _offered(order, "awaiting_delivery") or order.raw_status == "not_accepted"
+
+
+def refusal(order, action):
+    """Why Ozon does not take `action` for this order, with what to do instead (or None)."""
+    delivery, scheme = delivery_of(order), delivery_scheme(order)
+    if action == "pack" and NEEDS_MARKS in (order.remote_actions or ()):
+        return ("Ozon needs the “Честный ЗНАК” marking codes of this posting's goods before it is "
+                "packed, and fulfil does not send them. Pack it in Ozon's seller area: FBS → "
+                "“Заказы”, open the posting, enter the codes of every item, then “Собрать”; fulfil "
+                "takes the packed posting over at its next import.")
+    if action in ("ship", "update_tracking") and not delivery.tracking:
+        return (f"{delivery.who[0].upper()}{delivery.who[1:]} carries this posting "
+                f"(Ozon delivery scheme “{scheme}”): Ozon takes no tracking number from the seller. "
+                "Hand the parcel over; Ozon moves the posting on.")
+    if action == "open_dispute" and order.status == "not_accepted" and not pushes(order, action):
+        return ("Ozon does not offer a dispute for this posting now, so this one is kept in fulfil "
+                "only. Open it in Ozon's seller area (FBS → “Заказы” → the posting → “Открыть спор”) if "
+                "the parcel was handed over.")
+    if action == "hand_on" and order.raw_status == "client_arbitration":
+        return "The buyer opened this dispute: Ozon decides it, and the posting cannot be handed over again."
+    if action == "deliver" and not delivery.reports:
+        return (f"Ozon follows the delivery of this posting itself (delivery scheme “{scheme}”): "
+                "it takes no “delivered” from the seller.")
+    return None
+
+
+# Which reasons Ozon allows depends on the posting: /v1/posting/fbs/cancel-reason lists
+# them per posting, and the cancel form offers exactly those. A cancel written without one
+# (a fulfil reason, e.g. from an older entry) takes the Ozon reason of the same meaning
+# among those offered: 352 "out of stock" for out_of_stock, else 402 "other (seller's
+# fault)" with fulfil's reason text as the message Ozon requires for 402.
+CANCEL_REASONS_PATH = "/v1/posting/fbs/cancel-reason"
 CANCEL_REASON_IDS = {"out_of_stock": 352}
 OTHER_CANCEL_REASON = 402
+NOTE_REQUIRED_REASONS = frozenset({OTHER_CANCEL_REASON})
+# A person waits for the cancel form while fulfil asks: not the workers' patience.
+FORM_TIMEOUT = 5.0
 
 # Where a posting is once a change took effect (check() reads these).
 PACKED = frozenset({"awaiting_deliver", "sent_by_seller", "driver_pickup", "delivering",
                     "delivered", "arbitration", "client_arbitration", "not_accepted"})
 HANDED_OVER = PACKED - {"awaiting_deliver"}
+DISPUTED = frozenset({"arbitration", "client_arbitration"})
 REACHED = {"pack": PACKED, "ship": HANDED_OVER, "deliver": frozenset({"delivered"}),
-           "cancel": frozenset({"cancelled"})}
+           "cancel": frozenset({"cancelled"}), "open_dispute": DISPUTED,
+           "hand_on": PACKED - DISPUTED - {"not_accepted"}}
 
 # Errors that mean the marketplace already holds what this call asks for.
 ALREADY_DONE = {"/v4/posting/fbs/ship": "POSTING_ALREADY_SHIPPED",
@@ -187,7 +293,7 @@ class OzonAdapter(Adapter):
                 orders.append(parse_posting(posting, mode))
             except PARSE_ERRORS as exc:
                 number = posting.get("posting_number") if isinstance(posting, dict) else None
-                problems.append((number, f"Could not read this Ozon posting: {exc!r}",
+                problems.append((number, unreadable("Ozon", exc),
                                  json.dumps(posting, ensure_ascii=False)[:4000]))
         if answer.get("has_next"):
             next_cursor = dict(cursor, cursor=_expect(answer, "cursor", str))
@@ -236,12 +342,54 @@ class OzonAdapter(Adapter):
         number = payload["external_id"]
         _raise_failure([self._move(DELIVERED, [number], REACHED["deliver"])[number]])
 
+    def cancel_reasons(self, posting_number):
+        """The reasons Ozon allows for cancelling this posting now -> [CancelReason]."""
+        answer = self._post(CANCEL_REASONS_PATH, {"related_posting_numbers": [posting_number]})
+        for item in _expect(answer, "result", list):
+            if isinstance(item, dict) and item.get("posting_number") == posting_number:
+                return [_cancel_reason(reason) for reason in item.get("reasons") or ()
+                        if isinstance(reason, dict) and isinstance(reason.get("id"), int)]
+        return []
+
     def push_cancel(self, payload):
         """Ozon cancels whole postings, as fulfil cancels whole orders: `lines` is not sent."""
-        self._post("/v2/posting/fbs/cancel", {
-            "posting_number": payload["external_id"],
-            "cancel_reason_id": CANCEL_REASON_IDS.get(payload.get("reason_code"), OTHER_CANCEL_REASON),
-            "cancel_reason_message": payload.get("reason") or ""})
+        number = payload["external_id"]
+        reason_id = payload.get("cancel_reason_id")
+        if reason_id is None:
+            reason_id = self._closest_reason(number, payload.get("reason_code"))
+        self._post("/v2/posting/fbs/cancel", {"posting_number": number, "cancel_reason_id": int(reason_id),
+                                              "cancel_reason_message": payload.get("reason") or ""})
+
+    def _closest_reason(self, number, reason_code):
+        """Ozon's reason meaning the same as fulfil's `reason_code`, among those it offers."""
+        offered = {reason.remote_id: reason for reason in self.cancel_reasons(number)}
+        for wanted in (CANCEL_REASON_IDS.get(reason_code), OTHER_CANCEL_REASON):
+            if wanted in offered or not offered:
+                # Nothing offered: cancelled already, or past cancelling; Ozon's answer says which.
+                return wanted if wanted is not None else OTHER_CANCEL_REASON
+        raise Permanent("Ozon offers none of fulfil's reasons for cancelling this posting, only: "
+                        + "; ".join(r.label for r in offered.values())
+                        + ". Cancel it again in fulfil and choose one of Ozon's reasons.")
+
+    def push_open_dispute(self, payload):
+        """Ozon's arbitration for a posting not accepted at the sorting centre."""
+        self._boolean_move(ARBITRATION, payload["external_id"], REACHED["open_dispute"])
+
+    def push_hand_on(self, payload):
+        """A disputed posting back to awaiting_deliver, to be handed over again."""
+        self._boolean_move(AWAITING_DELIVERY, payload["external_id"], REACHED["hand_on"])
+
+    def _boolean_move(self, path, number, reached):
+        """A call answering {"result": bool} for the whole request. A refusal for a posting
+        already where the call leads (a repeat after a lost answer) is success."""
+        try:
+            answer = self._post(path, {"posting_number": [number]})
+        except Permanent:
+            if self._posting(number).get("status") in reached:
+                return
+            raise
+        if answer.get("result") is not True:
+            raise Permanent(f"Ozon did not take {path} for posting {number} (result {answer.get('result')!r}).")
 
     def push_batch(self, action, payloads):
         if action not in self.BATCH_LIMITS:
@@ -250,7 +398,8 @@ class OzonAdapter(Adapter):
 
     def _send_tracking(self, payloads, hand_over):
         """Tracking numbers, 20 per call, one result per payload. Shipping (hand_over) also
-        moves each posting whose number Ozon took to delivering: in transit, as in fulfil."""
+        moves each posting whose number Ozon took to delivering (in transit, as in fulfil)
+        where the seller reports the delivery steps; a carrier Ozon tracks moves it itself."""
         results = []
         for start in range(0, len(payloads), TRACKING_BATCH):
             chunk = payloads[start:start + TRACKING_BATCH]
@@ -267,9 +416,10 @@ class OzonAdapter(Adapter):
                                            _per_posting(answer, [p["external_id"] for p in to_set])))
                     outcome = [set_outcome.get(n) for n in numbers]
                 if hand_over:
-                    accepted = [n for n, error in zip(numbers, outcome) if error is None]
+                    accepted = [p["external_id"] for p, error in zip(chunk, outcome)
+                                if error is None and _payload_delivery(p).reports]
                     moved = self._move(DELIVERING, accepted, REACHED["ship"]) if accepted else {}
-                    outcome = [error or moved[n] for n, error in zip(numbers, outcome)]
+                    outcome = [error or moved.get(n) for n, error in zip(numbers, outcome)]
             except MarketplaceError as exc:
                 # The call itself failed (rate limit, outage, auth): the rest would too.
                 return results + [exc] * (len(payloads) - start)
@@ -293,7 +443,9 @@ class OzonAdapter(Adapter):
         if action in ("ship", "update_tracking") and \
                 posting.get("tracking_number") != payload["tracking_number"]:
             return NOT_APPLIED
-        if action == "update_tracking" or posting.get("status") in REACHED[action]:
+        if action == "update_tracking" or (action == "ship" and not _payload_delivery(payload).reports):
+            return APPLIED
+        if posting.get("status") in REACHED[action]:
             return APPLIED
         # Ozon's own flag while packing runs; after a failure the posting shows
         # substatus "ship_failed" instead and must be packed again.
@@ -305,16 +457,39 @@ class OzonAdapter(Adapter):
 ADAPTER = OzonAdapter
 
 
+def cancel_reasons(order):
+    """Ozon's reasons for cancelling this posting, asked now (raises MarketplaceError)."""
+    from fulfil.marketplaces import adapter_for
+    adapter = adapter_for(order.account)
+    adapter.timeout = min(adapter.timeout, FORM_TIMEOUT)
+    return adapter.cancel_reasons(order.external_id)
+
+
+def _cancel_reason(reason):
+    return CancelReason(code=f"ozon-{reason['id']}", label=str(reason.get("title") or reason["id"]),
+                        needs_note=reason["id"] in NOTE_REQUIRED_REASONS, remote_id=reason["id"])
+
+
 # -- parsing -------------------------------------------------------------------------------
 
 def parse_posting(posting, mode=None):
     """An Ozon posting (FBS list/get, or FBO with mode="FBO") -> RemoteOrder."""
     number = posting["posting_number"]
+    prices = [_money(p) for p in posting["products"]]
     lines = [RemoteLine(line_number=str(p["sku"]), sku=str(p.get("offer_id") or ""),
                         item_id=str(p["sku"]), name=p.get("name") or "",
-                        price=Decimal(str(p["price"])), quantity=int(p["quantity"]))
-             for p in posting["products"]]
+                        price=amount, quantity=int(p["quantity"]))
+             for p, (amount, _) in zip(posting["products"], prices)]
     raw_status = posting.get("status") or ""
+    scheme = None if mode == "FBO" else str(posting.get("tpl_integration_type") or "ozon")
+    delivery = DELIVERY.get(scheme, UNKNOWN_DELIVERY)
+    status = STATUS_MAP.get(raw_status, "on_hold")
+    if status == "ready" and posting.get("tracking_number") and delivery.tracking and not delivery.reports:
+        # Handed to a carrier the seller booked (3pl_tracking): Ozon keeps the posting
+        # "awaiting_deliver" until that carrier's tracking shows it moving, but for fulfil
+        # it has shipped — otherwise the next import would reopen it.
+        status = "in_transit"
+    actions = posting.get("available_actions")
     customer = posting.get("customer") or {}  # rFBS only; null or absent otherwise
     address = customer.get("address") or {}
     addressee = posting.get("addressee") or {}
@@ -324,8 +499,9 @@ def parse_posting(posting, mode=None):
     shipped_at = _time(posting.get("delivering_date"))
     order = RemoteOrder(
         external_id=number, order_number=posting.get("order_number") or number,
-        raw_status=raw_status, status=STATUS_MAP.get(raw_status, "on_hold"),
-        fulfilment_mode=mode or ("FBS" if posting.get("tpl_integration_type", "ozon") == "ozon" else "rFBS"),
+        raw_status=raw_status, status=status, fulfilment_mode=mode or delivery.mode,
+        delivery_scheme=scheme,
+        remote_actions=[str(a) for a in actions] if isinstance(actions, list) and mode != "FBO" else None,
         raw_substatus=posting.get("substatus") or None,
         ordered_at=_time(posting.get("in_process_at") or posting.get("created_at")),
         ship_by=_time(posting.get("shipment_date")), shipped_at=shipped_at,
@@ -335,7 +511,7 @@ def parse_posting(posting, mode=None):
         city=address.get("city") or analytics.get("city") or "",
         region=address.get("region") or analytics.get("region") or None,
         postal_code=address.get("zip_code") or None, country=address.get("country") or None,
-        currency=(posting["products"][0].get("currency_code") if lines else None) or "RUB",
+        currency=next((currency for _, currency in prices if currency), None) or "RUB",
         total=sum((line.price * line.quantity for line in lines), Decimal("0")),
         cancel_reason=(cancellation.get("cancel_reason") or None) if raw_status == "cancelled" else None,
         dispute=STATUS_MAP.get(raw_status) == "dispute", lines=lines)
@@ -345,8 +521,28 @@ def parse_posting(posting, mode=None):
             shipment_ref=number, shipped_at=shipped_at,
             line_quantities={line.line_number: line.quantity for line in lines}))
     if raw_status not in STATUS_MAP:
-        order.raw = {"status": raw_status, "note": "status unknown to fulfil: shown as on hold"}
+        order.raw["status"] = {"value": raw_status, "note": "status unknown to fulfil: shown as on hold"}
+    if scheme is not None and scheme not in DELIVERY:
+        order.raw["tpl_integration_type"] = {"value": scheme, "note": "delivery scheme unknown to "
+                                             "fulfil: nothing a seller-delivered posting needs is sent"}
     return order
+
+
+def _money(product):
+    """(amount, currency or None) of a posting's product. The v4 lists give the price as
+    Ozon's money object {"amount": "1390.0000", "currency": "RUB"}; v3 methods as a
+    string beside `currency_code`. Both are read."""
+    price = product["price"]
+    if isinstance(price, dict):
+        amount, currency = price["amount"], price.get("currency") or product.get("currency_code")
+    else:
+        amount, currency = price, product.get("currency_code")
+    if isinstance(amount, (bool, dict, list)) or amount is None:
+        raise ValueError(f"price {price!r} is not an amount")
+    amount = Decimal(str(amount))
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"price {price!r} is not an amount")
+    return amount, currency
 
 
 def _time(value):
@@ -359,6 +555,12 @@ def _time(value):
 
 def _iso(naive_utc):
     return naive_utc.replace(tzinfo=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _payload_delivery(payload):
+    """The Delivery a ship payload was written for (entries older than the scheme: the
+    seller's own delivery, as every shipped posting was then)."""
+    return DELIVERY.get(payload.get("delivery_scheme") or "non_integrated", UNKNOWN_DELIVERY)
 
 
 def _ozon_sku(line):

@@ -3,12 +3,17 @@
 Settings keys: base_url, client_id, client_secret, timeout (seconds, default 10),
 service_name (sent as WM_SVC.NAME, default "Walmart Marketplace"), page_size (orders per
 list call, at most 200, default 100), import_days (how far back the first import looks,
-default 30).
+default 30), created_days (how old an order may be and still have its changes imported,
+default and at most 180: Walmart lists only orders created in the last 180 days).
 
 Import cursor (JSON): {"since": ISO UTC, "next": Walmart's nextCursor or null, "started":
-ISO UTC, only while paging}. A run pages through `GET /v3/orders?lastModifiedStartDate=since`;
-at the end, the next run's `since` is when this run started, less a minute for clock skew
-between fulfil and Walmart (importing an order twice is harmless, missing one is not).
+ISO UTC, only while paging}. A run pages through
+`GET /v3/orders?createdStartDate=now-created_days&lastModifiedStartDate=since`; at the end,
+the next run's `since` is when this run started, less a minute for clock skew between
+fulfil and Walmart (importing an order twice is harmless, missing one is not).
+createdStartDate is always sent: when absent Walmart takes "current date - 7 days", so a
+list by lastModifiedStartDate alone misses every change to an order older than a week.
+nextCursor is opaque: it goes back exactly as Walmart sent it (re-encoding breaks the call).
 
 Walmart's API has no dispute status. A customer escalation is read from the order field
 `customerEscalation` ({"status": "OPEN", "openedDate", "autoRefundDate"}, epoch ms), which
@@ -25,6 +30,7 @@ from urllib.parse import quote
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (
     APPLIED, NOT_APPLIED, Adapter, AlreadyDone, ImportPage, Permanent, RateLimited, RemoteLine,
     RemoteOrder, RemoteShipment, Retryable,
@@ -83,6 +89,16 @@ CANCEL_REASONS = {
     "other": "SELLER_CANCEL_OUT_OF_STOCK",
 }
 
+# Walmart's cancellationReason codes in the words the order page shows (unknown codes as sent).
+CANCEL_REASON_WORDS = {
+    "CUSTOMER_CANCELLED": "Cancelled by the buyer",
+    "CUSTOMER_REQUESTED_SELLER_TO_CANCEL": "The buyer asked the seller to cancel",
+    "SELLER_CANCEL_OUT_OF_STOCK": "Cancelled by the seller: out of stock",
+    "SELLER_CANCEL_PRICING_ERROR": "Cancelled by the seller: pricing error",
+    "SELLER_CANCEL_FRAUD_STOP_SHIPMENT": "Cancelled by Walmart: suspected fraud, do not ship",
+    "SELLER_CANCEL_ADDRESS_NOT_SERVICEABLE": "Cancelled by the seller: the address cannot be served",
+}
+
 # fulfil carrier code -> the name Walmart accepts (values in CARRIERS go as `carrier`,
 # "other" goes as otherCarrier with the package's tracking URL).
 CARRIER_NAMES = {
@@ -95,6 +111,24 @@ CARRIER_NAMES = {
     "4px": "4PX",
     "yunexpress": "YunExpress",
     "ems": "China Post",
+    "ontrac": "OnTrac", "dhl_ecommerce_us": "DHL Ecommerce - US", "lasership": "LS", "uds": "UDS",
+    "upsmi": "UPSMI", "fedex_smartpost": "FEDEXSP", "airborne": "Airborne", "pilot": "PILOT",
+    "estes": "ESTES", "estes_express": "Estes Express", "saia": "SAIA", "fds_express": "FDS Express",
+    "seko": "Seko Worldwide", "hit_delivery": "HIT Delivery", "rl_carriers": "RL Carriers",
+    "metropolitan": "Metropolitan Warehouse & Delivery", "yellow_freight": "Yellow Freight Sys",
+    "ait": "AIT Worldwide Logistics", "chukou1": "Chukou1", "sendle": "Sendle",
+    "landmark_global": "Landmark Global", "sunyou": "Sunyou", "gls": "GLS", "osm": "OSM Worldwide",
+    "first_mile": "FIRST MILE", "am_trucking": "AM Trucking", "ceva": "CEVA", "india_post": "India Post",
+    "sf_express": "SF Express", "cne": "CNE", "tforce": "TForce Freight", "axlehire": "AxleHire",
+    "lso": "LSO", "royal_mail": "Royal Mail", "abf": "ABF Freight System", "wanb": "WanB",
+    "roadrunner": "Roadrunner Freight", "meyer": "Meyer Distribution", "aaa_cooper": "AAA Cooper",
+    "canada_post": "Canada Post", "southeastern": "Southeastern Freight Lines", "japan_post": "Japan Post",
+    "correos_mexico": "Correos de Mexico", "xpo": "XPO Logistics", "jd_logistics": "JD Logistics",
+    "ydh": "YDH", "jcex": "JCEX", "flyt": "Flyt", "deutsche_post": "Deutsche Post",
+    "better_trucks": "Better Trucks", "asendia": "Asendia", "sfc": "SFC", "ubi": "UBI",
+    "epost_global": "ePost Global", "yf_logistics": "YF Logistics", "rxo": "RXO", "shypmax": "Shypmax",
+    "winit": "WIN.IT America", "pitt_ohio": "PITT OHIO", "postnord": "PostNord Sweden", "equick": "Equick",
+    "whistl": "Whistl", "tusou": "Tusou", "shiprocket": "Shiprocket", "dtdc": "DTDC", "pts": "PTS",
     "other": "other",
 }
 
@@ -108,6 +142,7 @@ PUSHED_ACTIONS = frozenset({"acknowledge", "ship", "update_tracking", "cancel"})
 AUTH_CODES = frozenset({"UNAUTHORIZED.GMP_GATEWAY_API", "INVALID_TOKEN.GMP_GATEWAY_API"})
 TOKEN_MARGIN = 60  # seconds: a cached token this close to expiry is replaced first
 IMPORT_OVERLAP = timedelta(minutes=1)
+HISTORY_DAYS = 180  # "Only orders created in last 180 days ... can be fetched" (getAllOrders)
 COUNTRY_CODES = {"USA": "US"}  # Walmart writes ISO alpha-3; fulfil stores alpha-2
 CENT = Decimal("0.01")
 # What a record that is not shaped as the spec says raises while being read.
@@ -128,20 +163,26 @@ class WalmartAdapter(Adapter):
         self.service_name = settings.get("service_name") or "Walmart Marketplace"
         self.page_size = min(int(settings.get("page_size") or 100), 200)
         self.import_days = int(settings.get("import_days") or 30)
+        self.created_days = min(int(settings.get("created_days") or HISTORY_DAYS), HISTORY_DAYS)
 
     # -- reads ---------------------------------------------------------------
     def list_changed(self, cursor):
         cursor = cursor or {}
-        started = cursor.get("started") or _iso(_utcnow())
-        since = cursor.get("since") or _iso(_utcnow() - timedelta(days=self.import_days))
+        now = _utcnow()
+        started = cursor.get("started") or _iso(now)
+        since = cursor.get("since") or _iso(now - timedelta(days=self.import_days))
         if cursor.get("next"):
-            # nextCursor is a ready-made query string: re-encoding it breaks the call.
-            path, params = "/v3/orders" + cursor["next"], None
+            path, params = "/v3/orders" + _query(cursor["next"]), None
         else:
-            path, params = "/v3/orders", {"lastModifiedStartDate": since, "limit": self.page_size}
+            # The created window reaches at least as far back as the changes looked for.
+            days = max(self.created_days, self.import_days)
+            params = {"createdStartDate": _iso(now - timedelta(days=days)),
+                      "lastModifiedStartDate": since, "limit": self.page_size}
+            path = "/v3/orders"
         try:
             listing = self._call("GET", path, params=params)["list"]
-            meta, records = listing["meta"], listing["elements"].get("order") or []
+            meta = listing.get("meta") or {}
+            records = (listing.get("elements") or {}).get("order") or []
         except Permanent as exc:
             if exc.status_code != 404:
                 raise
@@ -154,7 +195,7 @@ class WalmartAdapter(Adapter):
                 orders.append(_remote_order(record))
             except UNREADABLE as exc:
                 external_id = record.get("purchaseOrderId", "?") if isinstance(record, dict) else "?"
-                problems.append((external_id, f"Walmart order could not be read: {exc!r}",
+                problems.append((external_id, unreadable("Walmart", exc),
                                  json.dumps(record, default=str)))
         if meta.get("nextCursor"):
             return ImportPage(orders, {"since": since, "next": meta["nextCursor"], "started": started},
@@ -221,7 +262,7 @@ class WalmartAdapter(Adapter):
         body = self._call("GET", _order_path(external_id))
         try:
             # The spec's schema has the order bare; its examples and Walmart wrap it in "order".
-            return interpret(body.get("order", body))
+            return interpret(body["order"] if isinstance(body.get("order"), dict) else body)
         except UNREADABLE as exc:
             raise Permanent(f"Walmart order {external_id} could not be read: {exc!r}")
 
@@ -355,8 +396,9 @@ def _remote_order(record):
         charges = raw_line["charges"]["charge"]
         products = [c["chargeAmount"] for c in charges if c["chargeType"] == "PRODUCT"]
         currency = products[0]["currency"] if products else currency
-        # The PRODUCT charge is for the line's whole quantity.
-        price = (sum((_money(p) for p in products), Decimal("0")) / quantity).quantize(CENT)
+        # The PRODUCT charge is for the line's whole quantity. (A quantity below 1 is refused
+        # by the import's own check, marketplaces._sanitize, in words: no division by it here.)
+        price = (sum((_money(p) for p in products), Decimal("0")) / max(quantity, 1)).quantize(CENT)
         total += sum((_money(c["chargeAmount"]) + _money((c.get("tax") or {}).get("taxAmount"))
                       for c in charges), Decimal("0"))
         line_date = _from_ms(raw_line.get("statusDate"))
@@ -380,7 +422,7 @@ def _remote_order(record):
         external_id=record["purchaseOrderId"], order_number=record["customerOrderId"],
         raw_status=raw_status, status=STATUS_MAP.get(raw_status, "on_hold"),
         raw_substatus="+".join(mixed)[:60] if len(mixed) > 1 else None,
-        ordered_at=_from_ms(record["orderDate"]), ship_by=_from_ms(shipping["estimatedShipDate"]),
+        ordered_at=_from_time(record["orderDate"]), ship_by=_from_ms(shipping["estimatedShipDate"]),
         updated_at=max(filter(None, status_dates), default=None),
         shipped_at=min(shipped, default=None),
         delivered_at=max(delivered, default=None) if raw_status == "Delivered" else None,
@@ -390,7 +432,7 @@ def _remote_order(record):
         postal_code=address.get("postalCode"),
         country=COUNTRY_CODES.get(address.get("country"), address.get("country")),
         currency=currency, total=total.quantize(CENT),
-        cancel_reason=", ".join(dict.fromkeys(cancel_reasons)) or None,
+        cancel_reason=", ".join(dict.fromkeys(CANCEL_REASON_WORDS.get(r, r) for r in cancel_reasons)) or None,
         dispute=bool(escalation) and escalation.get("status") == "OPEN",
         lines=lines, shipments=list(shipments.values()),
         raw={"customerEscalation": escalation} if escalation else {},
@@ -528,6 +570,21 @@ def _utcnow():
 
 def _iso(moment):
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _query(next_cursor):
+    """nextCursor as the query string to append: as sent ("?limit=..&hasMoreElements=.."),
+    only given its "?" when Walmart left it off."""
+    return next_cursor if next_cursor.startswith("?") else "?" + next_cursor
+
+
+def _from_time(value):
+    """orderDate: epoch milliseconds everywhere Walmart answers, but a date-time string in
+    the schema of GET /v3/orders/{purchaseOrderId}; both -> naive UTC."""
+    if isinstance(value, str) and not value.isdigit():
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment.astimezone(timezone.utc) if moment.tzinfo else moment).replace(tzinfo=None)
+    return _from_ms(value)
 
 
 def _from_ms(value):

@@ -4,9 +4,20 @@ Settings (the account's config): base_url, client_id, client_secret, access_toke
 refresh_token; optional timeout (seconds, default 10), page_size (orders per import page,
 default 100, at most 500) and origin_country (ISO 3166 alpha-2 the account ships from).
 
-Auth: the access token lives in the shared token store under "wish:<client_id>" (seeded from
-settings). A call answered 1006/1007 (unauthorized/expired) refreshes the token once and is
-repeated once; 1008 (revoked) and a second refusal need a person to reconnect the account.
+Auth: an account connected by OAuth (fulfil.accounts: the seller authorises fulfil's app in
+Wish, fulfil exchanges the code) keeps its tokens encrypted in the database; settings then
+carry a `token_vault` (current(), refresh_token(), keep(AccessToken data)) and the adapter
+uses and refreshes those tokens. Otherwise the access token lives in the shared token store
+under "wish:<client_id>", seeded from settings (access_token, refresh_token). A call
+answered 1006/1007 (unauthorized/expired) refreshes the token once and is repeated once;
+1008 (revoked) and a second refusal need a person to reconnect the account.
+
+The envelope's `code` is an integer in the spec's schema and a string ("1007") in every one
+of its examples: both are read, as the integer.
+
+OAuth calls (fulfil.accounts uses them to connect an account): authorize_url(), then
+exchange_code() (POST /api/v3/oauth/access_token with the code Wish redirected back with)
+and test_token() (GET /api/v3/oauth/test).
 
 Import cursor: {"updated_at_min": ISO time of the newest order seen, "seen_ids": [ids of the
 orders updated at exactly that time]}. Wish's updated_at_min is inclusive and orders can share
@@ -17,10 +28,11 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
+from fulfil.marketplaces._sanitize import unreadable
 from fulfil.marketplaces.base import (APPLIED, IN_PROGRESS, NOT_APPLIED, Adapter, ImportPage,
                                       Permanent, RateLimited, RemoteLine, RemoteOrder,
                                       RemoteShipment, Retryable)
@@ -202,15 +214,47 @@ def parse_order(record):
     )
 
 
+def envelope_code(value):
+    """The envelope's code as an integer: the schema says integer, the examples send "1007"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 def read_envelope(response):
-    """The {"code", "message", "data"} envelope, or None when the body is not one."""
+    """The {"code", "message", "data"} envelope (code as an integer), or None when the body
+    is not one."""
     try:
         envelope = response.json()
     except ValueError:
         return None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+    code = envelope_code(envelope.get("code")) if isinstance(envelope, dict) else None
+    if code is None:
         return None
-    return envelope
+    return {**envelope, "code": code}
+
+
+class SharedTokens:
+    """Tokens from the account's settings; once refreshed they live in the shared token
+    store, so every worker uses the same one."""
+
+    def __init__(self, store, key, settings):
+        self.store, self.key, self.settings = store, key, settings
+
+    def current(self):
+        return self.store.get(self.key) or self.settings.get("access_token")
+
+    def refresh_token(self):
+        return self.store.get(self.key + ":refresh") or self.settings.get("refresh_token")
+
+    def keep(self, data):
+        self.store[self.key] = data["access_token"]
+        if data.get("refresh_token"):
+            self.store[self.key + ":refresh"] = data["refresh_token"]
 
 
 def wish_message(envelope):
@@ -240,6 +284,7 @@ class WishAdapter(Adapter):
         self.timeout = float(settings.get("timeout") or 10)
         self.page_size = min(int(settings.get("page_size") or 100), MAX_PAGE)
         self.token_key = f"wish:{settings['client_id']}"
+        self.tokens = settings.get("token_vault") or SharedTokens(self.token_store, self.token_key, settings)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _send(self, method, path, token=None, params=None, body=None):
@@ -273,13 +318,16 @@ class WishAdapter(Adapter):
     def _call(self, method, path, params=None, body=None):
         """An authorised call -> its `data`. A refused token is refreshed once and the call
         repeated once; never more, so a broken account cannot loop."""
-        token = self.token_store.get(self.token_key) or self.settings["access_token"]
+        token = self.tokens.current()
+        if not token:
+            raise Permanent("This Wish account is not connected: an admin connects it on the "
+                            "Accounts page (fulfil then holds Wish's tokens).")
         status, envelope = self._send(method, path, token, params, body)
         if envelope["code"] in TOKEN_ERRORS:
             token = self._token_after(envelope, token)
             status, envelope = self._send(method, path, token, params, body)
             if envelope["code"] in TOKEN_ERRORS:
-                if self.token_store.get(self.token_key) != token:
+                if self.tokens.current() != token:
                     raise Retryable("Another worker replaced the Wish access token meanwhile",
                                     code=envelope["code"])
                 raise self._reconnect(envelope)
@@ -288,7 +336,7 @@ class WishAdapter(Adapter):
         return envelope.get("data")
 
     def _token_after(self, envelope, used):
-        stored = self.token_store.get(self.token_key)
+        stored = self.tokens.current()
         if stored and stored != used:
             return stored  # another worker refreshed it already
         if envelope["code"] not in REFRESHABLE:
@@ -296,20 +344,56 @@ class WishAdapter(Adapter):
         return self._refresh()
 
     def _refresh(self):
-        """A new access token, kept in the token store so every worker uses it."""
+        """A new access token, kept where every worker finds it (the account's stored
+        connection, or the shared token store)."""
+        refresh_token = self.tokens.refresh_token()
+        if not refresh_token:
+            raise Permanent("Wish's access token expired and fulfil has no refresh token: reconnect "
+                            "the Wish account.")
         params = {"client_id": self.settings["client_id"], "client_secret": self.settings["client_secret"],
-                  "refresh_token": self.token_store.get(self.token_key + ":refresh")
-                  or self.settings["refresh_token"],
-                  "grant_type": "refresh_token"}
+                  "refresh_token": refresh_token, "grant_type": "refresh_token"}
         _, envelope = self._send("GET", "/api/v3/oauth/refresh_token", params=params)
         data = envelope.get("data")
         if envelope["code"] != 0 or not isinstance(data, dict) or not data.get("access_token"):
             raise self._reconnect(envelope)
-        self.token_store[self.token_key] = data["access_token"]
-        if data.get("refresh_token"):
-            self.token_store[self.token_key + ":refresh"] = data["refresh_token"]
+        self.tokens.keep(data)
         log.info("wish token=refreshed client_id=%s", self.settings["client_id"])
         return data["access_token"]
+
+    # -- OAuth: connecting an account ------------------------------------------------------
+    def authorize_url(self, redirect_uri, state):
+        """Where the seller authorises fulfil's app: Wish's merchant site, not the API. Wish
+        redirects to the app's registered redirect URI with ?code= (valid 5 minutes, once)."""
+        site = self.settings.get("authorize_url") or self.base_url + "/v3/oauth/authorize"
+        query = urlencode({"client_id": self.settings["client_id"], "redirect_uri": redirect_uri,
+                           "state": state})
+        return f"{site}?{query}"
+
+    def exchange_code(self, code, redirect_uri):
+        """The authorization code -> AccessToken data (access_token, refresh_token,
+        expiry_time, merchant_id, scopes). POST with a JSON body (oauthAccessTokenPost), so
+        the client secret never sits in a URL."""
+        body = {"client_id": self.settings["client_id"], "client_secret": self.settings["client_secret"],
+                "code": code, "grant_type": "authorization_code", "redirect_uri": redirect_uri}
+        status, envelope = self._send("POST", "/api/v3/oauth/access_token", body=body)
+        data = envelope.get("data")
+        if envelope["code"] != 0:
+            raise Permanent(f"Wish did not accept the authorization: {wish_message(envelope)}",
+                            status_code=status, code=envelope["code"])
+        if not isinstance(data, dict) or not data.get("access_token") or not data.get("refresh_token"):
+            raise Retryable("Wish's token answer has no access_token or refresh_token", status_code=status)
+        return data
+
+    def test_token(self, access_token):
+        """GET /api/v3/oauth/test: the merchant id the token works for."""
+        status, envelope = self._send("GET", "/api/v3/oauth/test", access_token)
+        data = envelope.get("data")
+        if envelope["code"] != 0:
+            raise Permanent(f"Wish refused the new access token: {wish_message(envelope)}",
+                            status_code=status, code=envelope["code"])
+        if not isinstance(data, dict) or not data.get("merchant_id"):
+            raise Retryable("Wish's token test answer has no merchant_id", status_code=status)
+        return data["merchant_id"]
 
     @staticmethod
     def _reconnect(envelope):
@@ -347,7 +431,7 @@ class WishAdapter(Adapter):
             try:
                 orders.append(parse_order(record))
             except PARSE_ERRORS as exc:
-                problems.append((external_id, f"fulfil cannot read this Wish order ({type(exc).__name__}: {exc})",
+                problems.append((external_id, unreadable("Wish", exc),
                                  json.dumps(record, default=str)))
             if updated_at is None:
                 continue

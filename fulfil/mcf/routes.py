@@ -74,7 +74,7 @@ def _panel(panel, status=200):
 
 
 def _adapter(account):
-    from workers.ratelimit import limited_adapter  # shared rate limit and token, as workers use
+    from fulfil.ratelimit import limited_adapter  # shared rate limit and token, as workers use
     return limited_adapter(account)
 
 

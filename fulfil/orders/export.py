@@ -2,19 +2,12 @@
 import csv
 import io
 
+from fulfil.csvcell import neutralise
 from fulfil.orders.labels import package_label
 from fulfil.status import STATUS_LABELS
 from fulfil.timeutil import lateness, to_local
 
-# A spreadsheet runs a cell starting with these as a formula (CSV injection): such text
-# gets a leading apostrophe, which the spreadsheet shows as plain text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FLUSH_AT = 64 * 1024
-
-
-def cell(value):
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _time(value):
@@ -49,7 +42,7 @@ def csv_chunks(orders):
     buffer.write("\ufeff")  # so spreadsheet programs read UTF-8 (Cyrillic names from Ozon)
     writer.writerow(name for name, _ in COLUMNS)
     for order in orders:
-        writer.writerow(cell(value(order)) for _, value in COLUMNS)
+        writer.writerow(neutralise(value(order)) for _, value in COLUMNS)
         if buffer.tell() > _FLUSH_AT:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import HiddenInput
 
 from fulfil import marketplaces
-from fulfil.actions import CANCEL_REASONS, DEADLINE_RANGE, InvalidInput, Package
+from fulfil.actions import DEADLINE_RANGE, InvalidInput, Package, cancel_reasons
 from fulfil.models import MARKETPLACE_LABELS
 from fulfil.orders.labels import package_label
 from fulfil.orders.queries import TABS, Cursor, OrderFilter
@@ -289,17 +289,28 @@ class EditTrackingForm(TrackingFields, ActionForm):
 
 
 class CancelForm(ActionForm):
+    """The reasons are the marketplace's own for this order where it lists them (Ozon)."""
     template = "orders/_cancel_form.html"
     submit_label = "Cancel the order"
-    reason_code = SelectField("Why is it cancelled?", default="",
-                              choices={"": "Choose a reason", **CANCEL_REASONS})
+    # Checked by fulfil.actions against what was offered, with a message that says so.
+    reason_code = SelectField("Why is it cancelled?", default="", validate_choice=False)
     note = TextAreaField("Note", filters=[_strip], validators=[Length(max=500)])
 
+    def __init__(self, order, *args, **kwargs):
+        super().__init__(order, *args, **kwargs)
+        self.reasons, self.reasons_problem = cancel_reasons(order)
+        self.reason_code.choices = {"": "Choose a reason", **{r.code: r.label for r in self.reasons}}
+
+    def note_needed_for(self):
+        return [r.label for r in self.reasons if r.needs_note]
+
     def params(self):
-        return {"reason_code": self.reason_code.data, "note": self.note.data or ""}
+        return {"reason_code": self.reason_code.data or "", "note": self.note.data or "",
+                "reasons": self.reasons}
 
 
 class DisputeForm(ActionForm):
+    """Filed at the marketplace too where it takes disputes for this order (`at_marketplace`)."""
     template = "orders/_dispute_form.html"
     submit_label = "Open dispute"
     note = TextAreaField("What the buyer or the marketplace says", filters=[_strip],
@@ -315,6 +326,15 @@ class DisputeForm(ActionForm):
             except OverflowError:  # the year 9999 in a zone west of UTC is past datetime.max
                 raise InvalidInput({"deadline": DEADLINE_RANGE}) from None
         return {"note": self.note.data or "", "deadline": deadline}
+
+    @property
+    def at_marketplace(self):
+        return marketplaces.is_pushed(self.order, "open_dispute")
+
+    @property
+    def marketplace_note(self):
+        """What the marketplace says about disputes on this order, if anything."""
+        return marketplaces.refusal(self.order, "open_dispute")
 
 
 class CloseDisputeForm(ActionForm):
@@ -335,4 +355,5 @@ ACTION_FORMS = {
     "cancel": CancelForm,
     "open_dispute": DisputeForm,
     "close_dispute": CloseDisputeForm,
+    "hand_on": ActionForm,
 }

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from fulfil import tracking
+from fulfil import marketplaces, tracking
+from fulfil.aftersales import stopship
 from fulfil.actions import Actor, Conflict, InvalidInput, check_tracking, perform
 from fulfil.auth.roles import WORK_ORDERS, roles_required
 from fulfil.extensions import db
@@ -20,11 +21,11 @@ from fulfil.models import Event, MarketplaceAccount, Order, Shipment
 from fulfil.orders import bp, labels, queries
 from fulfil.orders.export import csv_chunks
 from fulfil.orders.forms import ACTION_FORMS, ListForm, carrier_choices, form_prefix
-from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action
+from fulfil.status import ACTIONS, ActionNotAllowed, allowed_actions, check_action, refusals
 from fulfil.templating import is_htmx, render
 
 for _name, _value in {
-    "ACTIONS": ACTIONS, "ACTION_FORMS": ACTION_FORMS, "allowed_actions": allowed_actions,
+    "ACTIONS": ACTIONS, "ACTION_FORMS": ACTION_FORMS, "allowed_actions": allowed_actions, "refusals": refusals,
     "form_prefix": form_prefix, "TABS": queries.TABS, "count_label": queries.count_label,
     "NUMBER_LABELS": labels.NUMBER_LABELS, "ORDER_NUMBER_LABELS": labels.ORDER_NUMBER_LABELS,
     "ITEM_ID_LABELS": labels.ITEM_ID_LABELS, "package_label": labels.package_label,
@@ -36,7 +37,7 @@ HISTORY_LIMIT = 200
 
 @dataclass(frozen=True)
 class Notice:
-    kind: str  # ok | error
+    kind: str  # ok | error | stop-ship (the marketplace cancelled the order)
     text: str
 
 
@@ -180,6 +181,10 @@ def _conflict(order, action, view, form):
     return _container(order, view, 409, conflict={"last": last, "entered": form.entered()})
 
 
+# Before these, the marketplace is asked whether the order was cancelled meanwhile.
+STOP_SHIP_ACTIONS = ("pack", "ship")
+
+
 @bp.route("/orders/<int:order_id>/<action>")
 @roles_required(*WORK_ORDERS)
 def action_form(order_id, action):
@@ -193,6 +198,8 @@ def action_form(order_id, action):
     form = form_class.opened(order, seen, request.args)
     if seen != order.version:
         return _conflict(order, action, view, form)
+    if action in STOP_SHIP_ACTIONS and stopship.check_live(order).cancelled:
+        return _container(order, view, 409, notice=Notice("stop-ship", stopship.stop_message(order)))
     try:
         check_action(order, action)
     except ActionNotAllowed as exc:
@@ -210,6 +217,8 @@ def act(order_id, action):
         return _container(order, view, action_form=form)
     if not form.validate():
         return _container(order, view, 422, action_form=form)
+    if action in STOP_SHIP_ACTIONS and stopship.check_live(order).cancelled:
+        return _container(order, view, 409, notice=Notice("stop-ship", stopship.stop_message(order)))
     try:
         perform(order, action, Actor(current_user._get_current_object()), expected_version=form.version.data,
                 **form.params())
@@ -226,7 +235,10 @@ def act(order_id, action):
         return _conflict(order, action, view, form)
     if not is_htmx():
         return redirect(url_for(".order", order_id=order.id), 303)
-    return _container(order, view, notice=Notice("ok", f"{ACTIONS[action].label}: saved."))
+    # Saved here is not yet accepted there: say so, the sync line and the top alert follow.
+    sending = (f" Sending to {order.account.marketplace_label}…"
+               if order.sync_state == "pending" and marketplaces.is_pushed(order, action) else "")
+    return _container(order, view, notice=Notice("ok", f"{ACTIONS[action].label}: saved.{sending}"))
 
 
 def _field(name):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fulfil.orders.export import cell as neutralised  # one rule against CSV injection
+from fulfil.csvcell import neutralise
 from fulfil.status import STATUS_LABELS
 from fulfil.supervisor.queries import order_batches
 from fulfil.timeutil import lateness, time_left, to_local
@@ -70,7 +70,7 @@ def csv_chunks(work_list, now, zone):
     for batch in order_batches(work_list):
         context = Context(now, zone, work_list.refund_risks(batch, now))
         for order in batch:
-            writer.writerow(neutralised(value(order, context)) for _, value in columns)
+            writer.writerow(neutralise(value(order, context)) for _, value in columns)
         if buffer.tell() > FLUSH_AT:
             yield buffer.getvalue()
             buffer.seek(0)

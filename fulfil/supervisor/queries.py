@@ -16,6 +16,7 @@ from fulfil.extensions import db
 from fulfil.models import MARKETPLACES, Event, ImportProblem, MarketplaceAccount, Order, OutboxEntry
 from fulfil.status import STATUS_LABELS
 from fulfil.timeutil import today_bounds
+from fulfil.wording import plural
 
 LIST_LIMIT = 50
 COUNT_CAP = 1000  # like the orders tabs: past 1,000 the exact number changes nothing anyone does
@@ -71,7 +72,7 @@ def work_lists(now, stuck_days):
                  shows_refund_risk=True),
         # In ship-by order, not shipped-at order: the list then walks ix_orders_status_ship_by
         # and stops after a page (there is no index on shipped_at); the two orders nearly agree.
-        WorkList("stuck_in_transit", f"In transit for more than {stuck_days} days",
+        WorkList("stuck_in_transit", f"In transit for more than {plural(stuck_days, 'day')}",
                  (Order.status == "in_transit", Order.shipped_at < now - timedelta(days=stuck_days)),
                  (Order.ship_by, Order.id), (selectinload(Order.shipments),)),
     )}

@@ -16,12 +16,11 @@ from fulfil import tracking
 from fulfil.auth.roles import SUPERVISE, WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.models import ImportProblem, Order, OutboxEntry
-from fulfil.outbox import enqueue_entries
+from fulfil.outbox import enqueue_entries, retry
 from fulfil.status import ACTIONS
 from fulfil.sync import bp
 from fulfil.templating import is_htmx, render
 from fulfil.timeutil import utcnow
-from workers.push import retry
 
 # Shown on the problems page among "still retrying" from this many attempts on.
 RETRYING_FROM = 3

@@ -1,4 +1,6 @@
-"""Each account's rate limit, shared by every worker on every machine: GCRA in Redis.
+"""How any process calls a marketplace: under the account's rate limit, shared by every
+worker, web process and command on every machine (GCRA in Redis), with access tokens
+shared through Redis too.
 
 GCRA keeps one number per account, the theoretical arrival time (TAT) of the next
 request. `reserve` books the next free slot in one Lua call and says how long to wait
@@ -10,6 +12,7 @@ is Redis's, so machines with skewed clocks still share one schedule.
 A 429 pauses the account: `pause` moves the TAT past the marketplace's Retry-After, so no
 worker sends to that account again before the marketplace said it may.
 """
+import json
 import logging
 import time
 
@@ -17,9 +20,7 @@ import requests
 from flask import current_app
 
 from fulfil.marketplaces import adapter_for
-from fulfil.redis_conn import get_redis
-from workers import key
-from workers.context import token_store
+from fulfil.redis_conn import get_redis, key
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,41 @@ def limited_session(account, app=None):
     return session
 
 
+class RedisTokenStore:
+    """A dict-like cache in Redis: adapters keep access tokens here so every worker uses
+    the same token instead of each fetching its own (Walmart tokens live 15 minutes)."""
+
+    def __init__(self, redis, prefix="fulfil:token:"):
+        self.redis, self.prefix = redis, prefix
+
+    def get(self, key, default=None):
+        raw = self.redis.get(self.prefix + key)
+        return json.loads(raw) if raw else default
+
+    def __getitem__(self, key):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        self.redis.set(self.prefix + key, json.dumps(value), ex=30 * 24 * 3600)
+
+    def __contains__(self, key):
+        return bool(self.redis.exists(self.prefix + key))
+
+    def pop(self, key, default=None):
+        value = self.get(key, default)
+        self.redis.delete(self.prefix + key)
+        return value
+
+
+def token_store(app):
+    return RedisTokenStore(get_redis(app))
+
+
 def limited_adapter(account, app=None):
-    """The account's adapter for worker use: every call under the account's shared rate
+    """The account's adapter as workers, the web app and `flask fulfil sync` use it: every call under the account's shared rate
     limit, access tokens shared with every other worker through Redis."""
     app = app or current_app._get_current_object()
     return adapter_for(account, token_store=token_store(app), session=limited_session(account, app),

@@ -1,4 +1,6 @@
-"""What the push benchmarks (bench.chaos, bench.bench_push) and the end-to-end tests share.
+"""What the end-to-end tests and the benchmarks (bench.chaos, bench.bench_push, ...) share.
+
+Tests never import bench/; bench imports this.
 
 A private redis-server (flushing it disturbs nobody), a fresh database (SQLite file, or a
 new PostgreSQL database when DATABASE_URL points at PostgreSQL), the three simulators on
@@ -8,6 +10,7 @@ once — not zero times (lost), not twice.
 """
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -280,6 +283,7 @@ def account_env(accounts):
 def worker_env(database_url, redis_url, accounts, **settings):
     """The environment of `python -m workers.run` for this database, Redis and accounts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FULFIL_ACCOUNT")}
+    env.setdefault("SECRET_KEY", secrets.token_hex(32))  # fulfil will not start without one
     env.update(PYTHONPATH=str(ROOT), DATABASE_URL=database_url, REDIS_URL=redis_url,
                FULFIL_REDIS_FALLBACK="0", FULFIL_IMPORT_INTERVAL="0", **account_env(accounts))
     env.update({k: str(v) for k, v in settings.items()})
@@ -294,7 +298,7 @@ def fulfil_app(database_url, redis_url, accounts, **settings):
     from fulfil.extensions import db
     from fulfil.importer import sync_accounts_from_config
 
-    overrides = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "REDIS_FALLBACK": False,
+    overrides = {"SECRET_KEY": secrets.token_hex(32), "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "REDIS_FALLBACK": False,
                  "MARKETPLACE_ACCOUNTS": accounts, "OUTBOX_ENQUEUE": True, **settings}
     app = create_app(type("BenchConfig", (Config,), overrides))
     with app.app_context():

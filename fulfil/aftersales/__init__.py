@@ -1,0 +1,1 @@
+"""After the parcel leaves — and just before: stop-ship on marketplace cancellations, recalls."""

@@ -1,0 +1,1 @@
+"""Web-facing protections: response headers, cookies over HTTPS, the proxy in front."""
