@@ -297,3 +297,14 @@ def test_retry_does_not_resend_a_tracking_page_that_is_no_web_address(app, clien
     response = client.post("/sync/problems/retry-all", headers={"HX-Request": "true"})
     assert "0 failed changes: sending again. 1 not sent again" in response.get_data(as_text=True)
     assert _entry_state(app, entry_id) == "failed"
+
+
+def test_a_multipart_field_whose_name_cannot_be_read(app, client, auth):
+    import io
+    auth.login("seller")
+    before = row_counts(app)
+    response = client.post("/bulk/", data={"\n": "x", "file": (io.BytesIO(b"a,b\n1,2\n"), "a.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "has a name that cannot be read" in response.get_data(as_text=True)
+    assert row_counts(app) == before
