@@ -20,6 +20,9 @@ _MAX_DIGITS = len(str(MAX_ID))
 NUL_MESSAGE = ("What was sent contains a NUL character (\\0), which is never part of real text "
                "and cannot be stored. Remove it (retype the value) and try again; nothing was saved.")
 
+UNNAMED_FIELD = ("A field of what was sent has a name that cannot be read (it holds a line break). "
+                 "Reload the page and try again; nothing was saved.")
+
 
 def parse_id(value):
     """A positive whole number that fits an id column, from text or a number; else None.
@@ -74,12 +77,17 @@ def takes_raw_text(view):
 
 
 def refuse_nul():
-    """before_request: a NUL anywhere in the path, query string or form fields is a 400."""
+    """before_request: a NUL anywhere in the path, query string or form fields is a 400, and
+    so is a multipart form field whose name the parser could not read (a line break in it
+    leaves the name None, which no view expects)."""
     if "\x00" in request.path or _has_nul(request.args):
         abort(400, NUL_MESSAGE)
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if any(not isinstance(key, str) for key in (*request.form, *request.files)):
+        abort(400, UNNAMED_FIELD)
     view = current_app.view_functions.get(request.endpoint)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not getattr(view, "takes_raw_text", False) \
-            and _has_nul(request.form):
+    if not getattr(view, "takes_raw_text", False) and _has_nul(request.form):
         abort(400, NUL_MESSAGE)
 
 

@@ -262,3 +262,49 @@ def test_actions_refuse_a_tracking_url_that_is_no_web_address(app):
                     packages=[Package("other", "ABC123456789", "javascript:alert(1)")])
         assert "tracking_url" in refused.value.errors
         db.session.rollback()
+
+
+def _failed_entry(app, payload):
+    from fulfil.outbox import record
+    with app.app_context():
+        order = make_order("walmart", status="in_transit")
+        entry = record(order, "ship", {"external_id": order.external_id, **payload})
+        entry.state, entry.last_error = "failed", "Bad Request"
+        db.session.commit()
+        return entry.id
+
+
+def _entry_state(app, entry_id):
+    with app.app_context():
+        return db.session.get(OutboxEntry, entry_id).state
+
+
+def test_retry_checks_where_it_was_sent_from_before_retrying(app, client, auth):
+    entry_id = _failed_entry(app, {"tracking_number": "1Z999AA10123456784"})
+    auth.login("warehouse")
+    response = client.post(f"/sync/entries/{entry_id}/retry", data={"back": "elsewhere\n"})
+    assert response.status_code == 400 and "Nothing was sent" in response.get_data(as_text=True)
+    assert _entry_state(app, entry_id) == "failed"
+
+
+def test_retry_does_not_resend_a_tracking_page_that_is_no_web_address(app, client, auth):
+    entry_id = _failed_entry(app, {"tracking_number": "ABC123456789", "tracking_url": "javascript:alert(1)"})
+    auth.login("supervisor")
+    response = client.post(f"/sync/entries/{entry_id}/retry", data={"back": "problems"})
+    assert response.status_code == 422
+    assert "Edit the tracking on the order" in response.get_data(as_text=True)
+    assert _entry_state(app, entry_id) == "failed"
+    response = client.post("/sync/problems/retry-all", headers={"HX-Request": "true"})
+    assert "0 failed changes: sending again. 1 not sent again" in response.get_data(as_text=True)
+    assert _entry_state(app, entry_id) == "failed"
+
+
+def test_a_multipart_field_whose_name_cannot_be_read(app, client, auth):
+    import io
+    auth.login("seller")
+    before = row_counts(app)
+    response = client.post("/bulk/", data={"\n": "x", "file": (io.BytesIO(b"a,b\n1,2\n"), "a.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "has a name that cannot be read" in response.get_data(as_text=True)
+    assert row_counts(app) == before

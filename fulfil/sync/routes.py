@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from fulfil import tracking
 from fulfil.auth.roles import SUPERVISE, WORK_ORDERS, roles_required
 from fulfil.extensions import db
 from fulfil.models import ImportProblem, Order, OutboxEntry
@@ -116,10 +117,18 @@ def problems():
     return render("sync/problems.html", "sync/_problems.html", **_problems_context())
 
 
+def payload_problem(entry):
+    """Why an entry cannot be sent again as it is, or None. Its payload was checked when it
+    was recorded, but by the rules of then: a tracking page stored before the one web
+    address rule (tracking.url_problem) may be javascript:, and is not sent again."""
+    problem = tracking.url_problem((entry.payload or {}).get("tracking_url"))
+    return f"{describe(entry)}: {problem} Edit the tracking on the order instead of retrying." if problem else None
+
+
 def _retry(entries):
     """Send failed entries again: pending now, commit, then enqueue (or leave it to the
-    reconciler if Redis is away)."""
-    entries = [e for e in entries if e.state == "failed"]
+    reconciler if Redis is away). Entries with a payload_problem are left as they are."""
+    entries = [e for e in entries if e.state == "failed" and payload_problem(e) is None]
     if entries:
         retry(entries)
         db.session.commit()
@@ -143,12 +152,15 @@ def _after_retry(message, order_id=None):
 @roles_required(*WORK_ORDERS)
 def retry_entry(entry_id):
     entry = db.get_or_404(OutboxEntry, entry_id)
+    back = request.form.get("back", "problems")
+    if back not in ("order", "problems"):  # checked before anything is sent again
+        abort(400, "The Retry button was sent from an unknown page: reload the page and try again. "
+                   "Nothing was sent.")
+    if payload_problem(entry):
+        abort(422, payload_problem(entry))
     label = describe(entry)
     sent = _retry([entry])
     message = f"{label}: sending again." if sent else f"{label}: already on its way."
-    back = request.form.get("back", "problems")
-    if back not in ("order", "problems"):
-        abort(400)
     return _after_retry(message, order_id=entry.order_id if back == "order" else None)
 
 
@@ -158,4 +170,8 @@ def retry_all():
     failed = db.session.scalars(select(OutboxEntry).where(OutboxEntry.state == "failed")
                                 .order_by(OutboxEntry.id)).all()
     sent = _retry(failed)
-    return _after_retry(f"{sent} failed change{'s' if sent != 1 else ''}: sending again.")
+    kept = [problem for problem in map(payload_problem, failed) if problem]
+    message = f"{sent} failed change{'s' if sent != 1 else ''}: sending again."
+    if kept:
+        message += f" {len(kept)} not sent again: " + " ".join(kept)
+    return _after_retry(message)
