@@ -38,6 +38,9 @@ Choices where Ozon's documents are silent or where the spec and Ozon disagree:
 - Per-item error strings of tracking-number/set, delivering and delivered, and the message
   for a missing cancel_reason_message, are the simulator's own: Ozon does not list them.
 - Buyer cancellations carry reason 506; Ozon's buyer-side reason ids are not published.
+- Conditional cancellations (/v1/conditional-cancellation/list|approve|reject) are not in
+  the spec file either: they follow the public generated clients of Ozon's CancellationAPI
+  (see the section "conditional cancellations" below for what is the simulator's own).
 
 Simulator-only knobs, `POST /_sim/ozon/options` (reset with /_sim/reset):
     ship_delay          seconds a pack takes to settle (default 0.3)
@@ -672,6 +675,8 @@ def event(state, posting_number, name):
         _set_status(posting, "arbitration")
     elif name == "not_accepted" and not fbo:
         _set_status(posting, "not_accepted")
+    elif name == "request_cancellation":  # an rFBS buyer asks to cancel (see request_cancellation)
+        request_cancellation(state, posting)
     else:
         abort(400, f"unknown event {name!r} for this posting")
 
@@ -802,6 +807,154 @@ def generate(state, count, scheme=None, status=None, lines=None, tpl_integration
     return numbers
 
 
+# -- conditional cancellations (rFBS buyers ask to cancel) ----------------------------------
+# Not in the spec file: the shapes follow Ozon's CancellationAPI as the public generated
+# clients describe it (v1ConditionalCancellation, v1ConditionalCancellationMoveRequest,
+# list filters {state, posting_number}, limit/offset, with.counter). Ozon has since added v2
+# twins of these paths; fulfil speaks v1. The simulator's own choices: the buyer's reason
+# ids (Ozon does not publish them), the answer {} to approve/reject, the error messages
+# for deciding a request that is not ON_APPROVAL or unknown, and the clock of 48 hours
+# after which an undecided request is approved automatically (approve_comment says so).
+
+CANCELLATION_STATES = {"ON_APPROVAL": "На согласовании", "APPROVED": "Подтверждена", "REJECTED": "Отклонена"}
+BUYER_CANCELLATION_REASONS = {503: "Покупатель передумал", 504: "Нашёл дешевле", 505: "Долгая доставка"}
+AUTO_APPROVE_AFTER = timedelta(hours=48)
+CANCELLATION_PAGE = 500
+AUTO_APPROVE_COMMENT = "Заявка подтверждена автоматически"
+
+
+def _cancellations(state):
+    return state.extra.setdefault("cancellations", {})
+
+
+def request_cancellation(state, posting, reason_id=503, message="", now=None):
+    """The buyer asks to cancel an rFBS posting: a request ON_APPROVAL for 48 hours."""
+    if posting["_scheme"] == "fbo" or posting.get("tpl_integration_type") == "ozon":
+        abort(400, "conditional cancellations exist for rFBS postings only")
+    if posting["status"] in ("cancelled", "delivered"):
+        abort(400, f"the posting is {posting['status']}")
+    requests_ = _cancellations(state)
+    if any(r["posting_number"] == posting["posting_number"] and r["state"]["state"] == "ON_APPROVAL"
+           for r in requests_.values()):
+        abort(400, "the posting has a request on approval already")
+    now = now or utcnow()
+    cancellation_id = 7000000 + len(requests_) + 1
+    requests_[cancellation_id] = {
+        "cancellation_id": cancellation_id, "posting_number": posting["posting_number"],
+        "cancellation_reason": {"id": reason_id, "name": BUYER_CANCELLATION_REASONS.get(reason_id, "Другое")},
+        "cancellation_reason_message": message, "cancellation_initiator": "CLIENT",
+        "cancelled_at": iso(now), "state": _cancellation_state("ON_APPROVAL"),
+        "auto_approve_date": iso(now + AUTO_APPROVE_AFTER), "approve_comment": "", "approve_date": None,
+        "order_date": posting.get("in_process_at"), "tpl_integration_type": posting.get("tpl_integration_type")}
+    return cancellation_id
+
+
+def _cancellation_state(name):
+    return {"id": list(CANCELLATION_STATES).index(name) + 1, "name": CANCELLATION_STATES[name], "state": name}
+
+
+def _decide(state, request_, decision, comment, now=None):
+    request_["state"] = _cancellation_state(decision)
+    request_["approve_comment"], request_["approve_date"] = comment, iso(now or utcnow())
+    if decision == "APPROVED":
+        posting = state.orders.get(request_["posting_number"])
+        if posting is not None and posting["status"] not in ("cancelled", "delivered"):
+            posting["cancellation"] = {
+                "cancel_reason_id": request_["cancellation_reason"]["id"],
+                "cancel_reason": request_["cancellation_reason"]["name"], "cancellation_type": "client",
+                "cancellation_initiator": "Клиент", "cancelled_after_ship": posting["status"] in PACKED,
+                "affect_cancellation_rating": False}
+            _set_status(posting, "cancelled")
+
+
+def settle_cancellations(state, now=None):
+    """An undecided request past its auto_approve_date is approved, as Ozon does."""
+    now = now or utcnow()
+    with state.lock:
+        for request_ in _cancellations(state).values():
+            if request_["state"]["state"] == "ON_APPROVAL" and _when(request_["auto_approve_date"]) <= now:
+                _decide(state, request_, "APPROVED", AUTO_APPROVE_COMMENT, now)
+
+
+def conditional_cancellation_list(state, body):
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise ApiError(400, "filters must be an object")
+    wanted = filters.get("state") or "ALL"
+    if wanted != "ALL" and wanted not in CANCELLATION_STATES:
+        raise ApiError(400, "filters.state must be ALL, ON_APPROVAL, APPROVED or REJECTED")
+    numbers = filters.get("posting_number")
+    if numbers is not None and (not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers)):
+        raise ApiError(400, "filters.posting_number must list posting numbers")
+    limit, offset = body.get("limit"), body.get("offset", 0)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= CANCELLATION_PAGE:
+        raise ApiError(400, f"limit must be 1 to {CANCELLATION_PAGE}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ApiError(400, "offset must be 0 or more")
+    every = sorted(_cancellations(state).values(), key=lambda r: r["cancellation_id"])
+    if numbers:
+        every = [r for r in every if r["posting_number"] in numbers]
+    selected = [r for r in every if wanted == "ALL" or r["state"]["state"] == wanted]
+    answer = {"result": [dict(r, state=dict(r["state"])) for r in selected[offset:offset + limit]],
+              "total": len(selected)}
+    if (body.get("with") or {}).get("counter"):
+        answer["counters"] = {name.lower(): sum(r["state"]["state"] == name for r in every)
+                              for name in CANCELLATION_STATES}
+    return answer
+
+
+def _move_cancellation(state, body, decision, call):
+    cancellation_id, comment = body.get("cancellation_id"), body.get("comment", "")
+    if not isinstance(cancellation_id, int) or isinstance(cancellation_id, bool):
+        raise ApiError(400, "cancellation_id must be an integer")
+    if not isinstance(comment, str):
+        raise ApiError(400, "comment must be a string")
+    request_ = _cancellations(state).get(cancellation_id)
+    if request_ is None:
+        raise ApiError(404, "CANCELLATION_NOT_FOUND")
+    if request_["state"]["state"] != "ON_APPROVAL":
+        raise ApiError(400, "CANCELLATION_IS_NOT_ON_APPROVAL")
+    if decision == "REJECTED" and not comment.strip():
+        raise ApiError(400, "comment is required to reject a cancellation")
+    _decide(state, request_, decision, comment)
+    state.log_write(request_["posting_number"], call, body)
+    return {}
+
+
+def conditional_cancellation_approve(state, body):
+    return _move_cancellation(state, body, "APPROVED", "conditional-cancellation/approve")
+
+
+def conditional_cancellation_reject(state, body):
+    return _move_cancellation(state, body, "REJECTED", "conditional-cancellation/reject")
+
+
+CANCELLATION_ROUTES = {
+    "/v1/conditional-cancellation/list": conditional_cancellation_list,
+    "/v1/conditional-cancellation/approve": conditional_cancellation_approve,
+    "/v1/conditional-cancellation/reject": conditional_cancellation_reject,
+}
+
+
+def _cancellations_blueprint(state):
+    """POST /_sim/ozon/cancellations/<id>/due {"hours": -1}: move a request's auto_approve_date
+    (to see automatic approval without waiting 48 hours)."""
+    bp = Blueprint("ozon_sim_cancellations", __name__, url_prefix="/_sim/ozon/cancellations")
+
+    @bp.post("/<int:cancellation_id>/due")
+    def due(cancellation_id):
+        hours = float((request.get_json(force=True) or {}).get("hours", 0))
+        with state.lock:
+            request_ = _cancellations(state).get(cancellation_id)
+            if request_ is None:
+                return jsonify(error="no such cancellation request"), 404
+            request_["auto_approve_date"] = iso(utcnow() + timedelta(hours=hours))
+        settle_cancellations(state)
+        return jsonify(request_)
+
+    return bp
+
+
 # -- the app ---------------------------------------------------------------------------------
 
 def _options_blueprint(state):
@@ -827,9 +980,11 @@ def create_app(state):
     app.json.sort_keys = False
     # Packs settle when their time has come, seen by whatever asks next (API or /_sim).
     app.before_request(lambda: _settle_packing(state))
+    app.before_request(lambda: settle_cancellations(state))
     app.register_blueprint(admin_blueprint(state, generate, event))
     app.register_blueprint(_options_blueprint(state))
-    for path, handler in ROUTES.items():
+    app.register_blueprint(_cancellations_blueprint(state))
+    for path, handler in {**ROUTES, **CANCELLATION_ROUTES}.items():
         app.add_url_rule(path, view_func=_api_call(state, handler), methods=["POST"])
 
     @app.errorhandler(404)

@@ -437,6 +437,8 @@ class OzonAdapter(Adapter):
         return outcome
 
     def check(self, action, payload):
+        if action in CANCELLATION_DECISIONS:
+            return _check_cancellation_decision(self, action, payload)
         if action not in PUSHED_ACTIONS:
             raise Permanent(f"Ozon has no call for {action}.")
         posting = self._posting(payload["external_id"])
@@ -453,8 +455,92 @@ class OzonAdapter(Adapter):
             return IN_PROGRESS
         return NOT_APPLIED
 
+    # conditional cancellations (see list_cancellations below)
+    def list_cancellations(self, state="ALL", posting_numbers=None):
+        return list_cancellations(self, state, posting_numbers)
+
+    def push_approve_cancellation(self, payload):
+        _push_cancellation_decision(self, "approve_cancellation", payload)
+
+    def push_reject_cancellation(self, payload):
+        _push_cancellation_decision(self, "reject_cancellation", payload)
+
 
 ADAPTER = OzonAdapter
+
+
+# -- conditional cancellations: an rFBS buyer asks to cancel, the seller decides ------------
+# /v1/conditional-cancellation/* are not in the spec file; the shapes follow Ozon's
+# CancellationAPI as its public generated clients describe it (simulators/ozon.py says more).
+CANCELLATION_LIST = "/v1/conditional-cancellation/list"
+CANCELLATION_DECISIONS = {"approve_cancellation": ("/v1/conditional-cancellation/approve", "APPROVED"),
+                          "reject_cancellation": ("/v1/conditional-cancellation/reject", "REJECTED")}
+CANCELLATION_PAGE = 500  # the list's largest page
+CANCELLATION_PAGES = 20  # at most 10,000 requests read per import
+
+
+@dataclass
+class RemoteCancellation:
+    """One conditional cancellation request, in fulfil's terms (datetimes naive UTC)."""
+    cancellation_id: int
+    posting_number: str
+    state: str  # ON_APPROVAL | APPROVED | REJECTED
+    reason: str
+    reason_message: str
+    initiator: str
+    requested_at: datetime | None
+    auto_approve_at: datetime | None
+    decided_at: datetime | None
+    decision_comment: str
+
+
+def parse_cancellation(item):
+    state = item["state"]
+    return RemoteCancellation(
+        cancellation_id=int(item["cancellation_id"]), posting_number=str(item["posting_number"]),
+        state=str(state["state"] if isinstance(state, dict) else state),
+        reason=str((item.get("cancellation_reason") or {}).get("name") or ""),
+        reason_message=str(item.get("cancellation_reason_message") or ""),
+        initiator=str(item.get("cancellation_initiator") or ""),
+        requested_at=_time(item.get("cancelled_at")), auto_approve_at=_time(item.get("auto_approve_date")),
+        decided_at=_time(item.get("approve_date")), decision_comment=str(item.get("approve_comment") or ""))
+
+
+def list_cancellations(adapter, state="ALL", posting_numbers=None):
+    """Every request in `state` (of these postings, if given) -> ([RemoteCancellation], problems)
+    where problems are (posting_number, message) of items fulfil could not read."""
+    filters = {"state": state, **({"posting_number": list(posting_numbers)} if posting_numbers else {})}
+    found, problems, offset = [], [], 0
+    for _ in range(CANCELLATION_PAGES):
+        answer = adapter._post(CANCELLATION_LIST, {"filters": filters, "limit": CANCELLATION_PAGE,
+                                                   "offset": offset, "with": {"counter": True}})
+        items = _expect(answer, "result", list)
+        for item in items:
+            try:
+                found.append(parse_cancellation(item))
+            except PARSE_ERRORS as exc:
+                number = item.get("posting_number") if isinstance(item, dict) else None
+                problems.append((number, unreadable("Ozon", exc)))
+        offset += len(items)
+        if not items or offset >= int(answer.get("total") or 0):
+            break
+    return found, problems
+
+
+def _push_cancellation_decision(adapter, action, payload):
+    path, _ = CANCELLATION_DECISIONS[action]
+    adapter._post(path, {"cancellation_id": int(payload["cancellation_id"]), "comment": payload.get("comment") or ""})
+
+
+def _check_cancellation_decision(adapter, action, payload):
+    """APPLIED when Ozon holds the decision; a request decided otherwise (approved
+    automatically before a reject arrived) is NOT_APPLIED: the write's refusal says why."""
+    _, wanted = CANCELLATION_DECISIONS[action]
+    found, _ = list_cancellations(adapter, "ALL", [payload["external_id"]])
+    mine = next((c for c in found if c.cancellation_id == int(payload["cancellation_id"])), None)
+    return APPLIED if mine is not None and mine.state == wanted else NOT_APPLIED
+
+
 
 
 def cancel_reasons(order):
