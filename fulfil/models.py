@@ -282,3 +282,4 @@ class ImportProblem(db.Model):
 from fulfil.catalogue.models import Product, ProductBarcode  # noqa: E402,F401  (catalogue tables)
 from fulfil.floor.models import PackPhoto, PackScan, PickList, PickListOrder  # noqa: E402,F401  (floor tables)
 from fulfil.mcf.models import McfOrder, McfSku  # noqa: E402,F401  (Amazon MCF)
+from fulfil.stock.models import ForecastRun, StockElsewhere, StockForecast, StockLevel, StockMovement  # noqa: E402,F401  (stock)
