@@ -85,6 +85,9 @@ def perform(order, action_name, actor, expected_version=None, **params):
     if action.to_status and (action_name != "ship" or _all_shipped(order)):
         _set_status(order, action.to_status)
     _audit(order, actor, action_name, old_status, order.status, note)
+    if action_name == "ship":
+        from fulfil.stock.service import apply_orders  # (imported here: stock imports the models)
+        apply_orders([order.id], actor)  # the packages' units leave the shelf
     entries = []
     if pushed:
         entries = [record(order, action_name, payload, actor.user) for payload in payloads]

@@ -182,6 +182,9 @@ def upsert_order(account, remote, warnings=()):
         route_new_order(order)
     if changed:
         index_order(order)
+        from fulfil.actions import Actor  # packages shipped (or dropped) on the marketplace move stock
+        from fulfil.stock.service import apply_orders
+        apply_orders([order.id], Actor(source="marketplace"))
     return changed
 
 

@@ -158,6 +158,8 @@ def _apply_batch(batch, upload, actor_user, outcomes):
             outcomes[row.index] = {"outcome": "shipped", "reason": row.reason,
                                    "entries": [i for i, number in plan.entry_ids
                                                if number is None or number == row.number]}
+    from fulfil.stock.service import apply_orders  # shipped units leave the shelf
+    apply_orders([plan.order.id for plan in writes.plans], actor)
     enqueue_after_commit(writes.entry_ids())
     if through_actions:
         orm_orders = lookup.load_orders({order.id for order in through_actions})

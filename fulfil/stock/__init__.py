@@ -1,0 +1,1 @@
+"""Stock per SKU, its movements, stock held elsewhere, and the demand forecast."""
