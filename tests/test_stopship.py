@@ -141,3 +141,38 @@ def test_orders_imported_already_shipped_have_a_shipped_date(app, walmart_sim):
         orders = db.session.scalars(db.select(Order)).all()
         assert orders and all(o.status == "in_transit" and o.shipped_at is not None for o in orders)
         assert all(o.shipped_at == min(s.shipped_at for s in o.shipments) for o in orders)
+
+
+def test_any_failure_of_the_check_itself_leaves_the_floor_working(app, walmart):
+    """Redis down (the rate limiter and token store live there) is not a MarketplaceError."""
+    from redis.exceptions import ConnectionError as RedisDown
+    from fulfil.aftersales import stopship
+
+    def redis_down(order):
+        raise RedisDown("Error 111 connecting to 127.0.0.1:6379")
+    with app.test_request_context(), app.app_context():
+        app.config["LIVE_CANCEL_CHECK"] = True
+        order = db.session.get(Order, walmart[0])
+        check = stopship.check_live(order, fetch=redis_down)
+        assert not check.cancelled and "Could not ask Walmart just now" in check.unchecked
+
+
+def test_the_tablet_asks_briefly_and_never_queues_behind_the_workers(app, walmart, monkeypatch):
+    from fulfil import ratelimit
+    from fulfil.aftersales import stopship
+    asked = []
+
+    class Adapter:
+        timeout = 10.0
+
+        def get_order(self, external_id):
+            asked.append(self.timeout)
+            raise TimeoutError("no answer")
+    monkeypatch.setattr(ratelimit, "limited_adapter", lambda account: Adapter())
+    with app.test_request_context(), app.app_context():
+        app.config["LIVE_CANCEL_CHECK"] = True
+        order = db.session.get(Order, walmart[0])
+        assert stopship.check_live(order).unchecked and asked == [stopship.LIVE_TIMEOUT]
+        monkeypatch.setattr(ratelimit.RateLimiter, "wait_time",  # the workers booked the account up
+                            lambda self, account_id, rate: stopship.LIVE_MAX_WAIT + 5)
+        assert stopship.check_live(order).unchecked and asked == [stopship.LIVE_TIMEOUT]  # not asked again

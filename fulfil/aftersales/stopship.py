@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from fulfil import importer
+from fulfil import importer, marketplaces
 from fulfil.aftersales.models import Recall
 from fulfil.extensions import db
-from fulfil.marketplaces.base import MarketplaceError
 from fulfil.models import Event
 from fulfil.timeutil import utcnow
 
@@ -43,21 +42,35 @@ class LiveCheck:
     unchecked: str | None = None  # why the marketplace could not be asked (work goes on)
 
 
+# A person stands at the pack station waiting: ask briefly or not at all.
+LIVE_TIMEOUT = 3.0  # seconds for the marketplace to answer
+LIVE_MAX_WAIT = 1.0  # seconds the account's shared rate limit may make us wait for a slot
+
+
+class _Busy(Exception):
+    """The account's rate limit is booked up by the workers: not worth a wait at the tablet."""
+
+
 def _remote(order):
-    from fulfil.ratelimit import limited_adapter  # the account's shared rate limit and token
-    return limited_adapter(order.account).get_order(order.external_id)
+    from fulfil.ratelimit import limited_adapter, limiter  # the account's shared rate limit and token
+    account = order.account
+    if limiter().wait_time(account.id, account.rate_limit) > LIVE_MAX_WAIT:
+        raise _Busy(account.slug)
+    adapter = limited_adapter(account)
+    adapter.timeout = min(adapter.timeout, LIVE_TIMEOUT)
+    return adapter.get_order(order.external_id)
 
 
 def check_live(order, fetch=None):
     """Ask the marketplace whether `order` is still wanted. Commits an applied cancellation."""
     if order.status == "cancelled":
         return LiveCheck(cancelled=True)
-    if not current_app.config.get("LIVE_CANCEL_CHECK", True) or order.account.kind not in ("ozon", "walmart", "wish"):
+    if not current_app.config.get("LIVE_CANCEL_CHECK", True) or order.account.kind not in marketplaces.KINDS:
         return LiveCheck()
     try:
         remote = (fetch or _remote)(order)
-    except (MarketplaceError, OSError, ValueError, KeyError) as exc:  # a check must never stop the floor
-        log.info("live check of order %s failed: %s", order.id, exc)
+    except Exception as exc:  # marketplace, network or Redis down: a check must never stop the floor
+        log.info("live check of order %s failed: %r", order.id, exc)
         return LiveCheck(unchecked=f"Could not ask {order.account.marketplace_label} just now; "
                                    "the next import will tell if it was cancelled.")
     if remote is None or remote.status != "cancelled":
