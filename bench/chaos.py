@@ -4,24 +4,8 @@
                           [--redis-stop-seconds 5] [--database private-postgres|sqlite]
                           [--converge-timeout 120] [--seed 7]
 
-A fresh database — on a PostgreSQL server of its own (initdb on a free port, when the
-Debian server binaries are installed), else SQLite; DATABASE_URL=postgresql+psycopg://.../db
-runs it on a new database of that server instead (which it cannot restart) — a private
-redis-server and the three simulators. New orders are imported from the simulators and
-worked on — acknowledged, packed (Ozon), shipped — as fast as one warehouse process can
-commit, `--changes` outbox entries in all, while:
-  - a random worker is SIGKILLed every --kill-every seconds (workers.run starts a new one),
-  - Redis is stopped for --redis-stop-seconds a fifth of the way through (saves go on:
-    their pushes wait in the outbox), and flushed once, halfway through,
-  - the database is restarted (its own PostgreSQL) three quarters of the way through;
-    a save it interrupts is tried again, as a person would,
-  - every simulator answers 10 % of calls with a 5xx and hangs 5 % past the workers'
-    1 s timeout, bursts 429s every few seconds, and cuts some answers in half after
-    applying the write (an outcome the worker cannot know),
-  - Ozon packing and Wish processing sometimes fail after accepting a write.
-Then the faults stop. It prints the changes lost and writes applied twice (from the
-simulators' own write logs) and the time until every change was confirmed.
-The run itself is tests/chaos.py (the tests run it small).
+What breaks and how (workers killed, Redis stopped and flushed, the database restarted,
+simulators misbehaving) is written once, in tests/chaos.py, which does the run.
 Targets (PRODUCT.md R1): 0 lost, 0 applied twice, all confirmed ≤ 120 s after faults stop.
 """
 import argparse
